@@ -1,0 +1,135 @@
+import { DeliverPolicy } from '@nats-io/jetstream';
+import type { AnyEnvelope, EventDefinition } from '@vigil/schemas';
+import { append, type Appended } from './append.ts';
+import type { Bus } from './connection.ts';
+import { ConcurrencyError, InvalidEventError } from './errors.ts';
+import { envelope, isEventOf, type EventDraft, type EventMeta } from './events.ts';
+import { streamForSubject } from './streams.ts';
+
+export interface StoredEvent<E extends AnyEnvelope = AnyEnvelope> {
+  readonly event: E;
+  readonly seq: number;
+}
+
+export interface LoadedAggregate {
+  readonly events: StoredEvent[];
+  /** Stream sequence of the subject's last event; 0 when it has none. The value to expect on the next append. */
+  readonly lastSequence: number;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Reads every event of one aggregate subject, in order (or those after `afterSeq`, to catch a cached state up).
+ * Reads stop at the subject's last sequence as it was when the load began, so `lastSequence` matches the events.
+ */
+export async function loadAggregate(bus: Bus, subject: string, options: { afterSeq?: number } = {}): Promise<LoadedAggregate> {
+  const stream = bus.names.stream(streamForSubject(subject).name);
+  const full = bus.names.subject(subject);
+  const last = await bus.jsm.streams.getMessage(stream, { last_by_subj: full });
+  const afterSeq = options.afterSeq ?? 0;
+  if (!last) return { events: [], lastSequence: 0 };
+  if (last.seq <= afterSeq) return { events: [], lastSequence: last.seq };
+  const consumer = await bus.js.consumers.get(stream, {
+    filter_subjects: full,
+    ...(afterSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: afterSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
+  });
+  const events: StoredEvent[] = [];
+  const messages = await consumer.consume({ max_messages: 512 });
+  try {
+    for await (const m of messages) {
+      const validation = bus.registry.validate(JSON.parse(decoder.decode(m.data)));
+      if (!validation.ok) throw new InvalidEventError(`${subject}#${m.seq}`, validation.problems.join('; '));
+      events.push({ event: validation.event, seq: m.seq });
+      if (m.seq >= last.seq) break;
+    }
+  } finally {
+    await messages.close();
+  }
+  return { events, lastSequence: last.seq };
+}
+
+/**
+ * An aggregate's rules, free of I/O (Emmett's decider): `decide` turns a command and the current state into
+ * events, `evolve` folds an event into the state. Tested as given events / when command / then events.
+ */
+export interface Decider<Command, State, Event extends AnyEnvelope> {
+  /** The event types this aggregate's subject holds. */
+  readonly events: readonly EventDefinition[];
+  initialState(): State;
+  evolve(state: State, event: Event): State;
+  decide(command: Command, state: State): readonly EventDraft<Event['type'], Event['v'], Event['data']>[];
+}
+
+/** Folds stored events into a state; events of other types on the subject are a bug and fail loudly. */
+export function foldEvents<Command, State, Event extends AnyEnvelope>(
+  decider: Decider<Command, State, Event> & { readonly events: readonly EventDefinition[] },
+  isEvent: (e: AnyEnvelope) => e is Event,
+  state: State,
+  events: readonly StoredEvent[],
+): State {
+  let s = state;
+  for (const { event, seq } of events) {
+    if (!isEvent(event)) throw new InvalidEventError(`#${seq}`, `${event.type} v${event.v} does not belong to this aggregate`);
+    s = decider.evolve(s, event);
+  }
+  return s;
+}
+
+export interface CommandOptions<Command, State, Event extends AnyEnvelope> {
+  readonly subject: string;
+  readonly decider: Decider<Command, State, Event>;
+  readonly command: Command;
+  readonly meta: EventMeta;
+  /** Attempts before a ConcurrencyError reaches the caller (default 8). */
+  readonly maxAttempts?: number;
+}
+
+export interface CommandResult<State> {
+  readonly state: State;
+  readonly appended: readonly Appended[];
+  /** Stream sequence of the last event appended (or of the last event read, when the decision was "nothing"). */
+  readonly seq: number;
+}
+
+/**
+ * Load, decide, append with the expected last subject sequence; on a conflict, reload and decide again.
+ * This is how every race in Vigil is settled: by the bus, never by reading a projection.
+ *
+ * nats-server 2.9 has no atomic batch, so a decision of several events is appended one by one, each expecting
+ * the sequence of the one before. A writer that read between two of them makes the rest conflict; the loop then
+ * reloads (the state now holds the events already appended) and decides again, so a decider must decide only
+ * what its state does not show done yet — which deciders do anyway, to make commands idempotent.
+ */
+export async function handleCommand<Command, State, Event extends AnyEnvelope>(
+  bus: Bus,
+  options: CommandOptions<Command, State, Event>,
+): Promise<CommandResult<State>> {
+  const { decider, subject } = options;
+  const isEvent = (e: AnyEnvelope): e is Event => isEventOf(decider.events, e);
+  const maxAttempts = options.maxAttempts ?? 8;
+  for (let attempt = 1; ; attempt++) {
+    const loaded = await loadAggregate(bus, subject);
+    let state = foldEvents(decider, isEvent, decider.initialState(), loaded.events);
+    const drafts = decider.decide(options.command, state);
+    let expected = loaded.lastSequence;
+    const appended: Appended[] = [];
+    try {
+      for (const draft of drafts) {
+        const event = envelope(draft, options.meta);
+        const result = await append(bus, subject, event, { expectedLastSubjectSequence: expected });
+        appended.push(result);
+        expected = result.seq;
+        if (!isEvent(event)) throw new InvalidEventError(event.type, 'decided an event this aggregate does not declare');
+        state = decider.evolve(state, event);
+      }
+      return { state, appended, seq: expected };
+    } catch (err) {
+      if (err instanceof ConcurrencyError && attempt < maxAttempts) {
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+        continue;
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+export { append, type Appended, type AppendOptions } from './append.ts';
+export {
+  foldEvents,
+  handleCommand,
+  loadAggregate,
+  type CommandOptions,
+  type CommandResult,
+  type Decider,
+  type LoadedAggregate,
+  type StoredEvent,
+} from './aggregate.ts';
+export { connectBus, drainBus, type Bus, type BusOptions } from './connection.ts';
+export { ensureConsumer, startConsumer, type ConsumerOptions, type Delivery, type RunningConsumer } from './consumer.ts';
+export {
+  BadRequestError,
+  ConcurrencyError,
+  defineError,
+  InternalError,
+  InvalidEventError,
+  isVigilError,
+  NoWorkerError,
+  RemoteError,
+  StreamConfigError,
+  WorkerTimeoutError,
+  type VigilError,
+  type VigilErrorClass,
+} from './errors.ts';
+export { createEvent, envelope, isEventOf, type DraftOf, type EventDraft, type EventMeta } from './events.ts';
+export { BusNames, subjectToken } from './names.ts';
+export { readMessage, rejectionCounts, rejectMessage, type RejectionReason } from './rejections.ts';
+export { correlationHeader, request, serve, type BusRequest, type Caller, type RequestOptions, type Served, type ServeOptions } from './request-reply.ts';
+export { configDrift, ensureStreams, streamConfig, streamDeclarations, streamForSubject, streamOf, type StreamDeclaration } from './streams.ts';
+export { freePort, natsServerVersion, NatsServerMissingError, startLocalNatsServer, type LocalNatsServer } from './local-server.ts';
+export { collectWorkerStatus, serveWorkerStatus, workerStatusSubject, type StatusResponder, type WorkerStatus } from './worker-status.ts';

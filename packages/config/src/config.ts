@@ -1,0 +1,175 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseEnv } from 'node:util';
+import {
+  parseBoolean,
+  parseInteger,
+  parseList,
+  parseNatsServers,
+  parseOneOf,
+  parseString,
+  parseToken,
+  parseUrl,
+  SettingProblem,
+  type Parse,
+} from './settings.ts';
+
+interface SettingText<T> {
+  readonly description: string;
+  /** Shown in .env.example; undefined means "unset". */
+  readonly example?: string;
+  readonly parse: Parse<T>;
+}
+
+interface Setting<T, HasFallback extends boolean> extends SettingText<T> {
+  readonly hasFallback: HasFallback;
+  /** Used when the variable is unset. */
+  readonly fallback: () => T | undefined;
+}
+
+/** A variable that may stay unset: its value is then undefined. */
+function optional<T>(s: SettingText<T>): Setting<T, false> {
+  return { ...s, hasFallback: false, fallback: () => undefined };
+}
+
+/** A variable with a value to use when unset. */
+function withDefault<T>(s: SettingText<T> & { fallback: () => T }): Setting<T, true> {
+  return { ...s, hasFallback: true };
+}
+
+/**
+ * Every environment variable Vigil reads, in one table. `.env.example` documents exactly these
+ * (a test keeps the two equal).
+ */
+export const settings = {
+  NATS_URL: optional({
+    description: 'NATS server URL(s), comma separated. Unset: `pnpm start` runs a local nats-server -js in a temporary directory.',
+    example: 'nats://127.0.0.1:4222',
+    parse: parseNatsServers,
+  }),
+  NATS_STREAM_REPLICAS: withDefault({
+    description: 'Replicas of each JetStream stream: 1 on one server, 3 on a cluster.',
+    example: '1',
+    parse: parseInteger(1, 5),
+    fallback: () => 1,
+  }),
+  DATABASE_URL: optional({
+    description: 'PostgreSQL URL for the read models. Unset: the embedded PGlite database under VIGIL_DATA_DIR.',
+    example: 'postgres://postgres@127.0.0.1:5432/vigil',
+    parse: parseUrl(['postgres:', 'postgresql:']),
+  }),
+  VIGIL_DATA_DIR: withDefault({
+    description: 'Where the embedded database (PGlite) keeps its files.',
+    example: '.vigil',
+    parse: parseString,
+    fallback: () => '.vigil',
+  }),
+  VIGIL_NAMESPACE: withDefault({
+    description: 'Prefix of every stream name and subject, so several Vigils (or test runs) can share one NATS.',
+    example: '',
+    parse: parseToken,
+    fallback: () => '',
+  }),
+  VIGIL_INSTANCE: withDefault({
+    description: 'Name of this process in logs, health and consumer names.',
+    parse: parseToken,
+    fallback: () => `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
+  }),
+  VIGIL_HTTP_HOST: withDefault({
+    description: 'Address the edge listens on.',
+    example: '127.0.0.1',
+    parse: parseString,
+    fallback: () => '127.0.0.1',
+  }),
+  VIGIL_HTTP_PORT: withDefault({
+    description: 'Port of the edge HTTP API (0 picks a free port).',
+    example: '8080',
+    parse: parseInteger(0, 65535),
+    fallback: () => 8080,
+  }),
+  VIGIL_HTTP_BODY_LIMIT: withDefault({
+    description: 'Largest request body the edge accepts, in bytes; larger bodies get 413.',
+    example: '1048576',
+    parse: parseInteger(1024, 64 * 1024 * 1024),
+    fallback: () => 1024 * 1024,
+  }),
+  VIGIL_CORS_ORIGINS: withDefault({
+    description: 'Origins allowed by CORS, comma separated; empty allows none.',
+    example: 'https://console.example.org',
+    parse: parseList(parseUrl(['https:', 'http:'])),
+    fallback: (): string[] => [],
+  }),
+  VIGIL_TRUST_PROXY: withDefault({
+    description: 'Trust X-Forwarded-* headers from a reverse proxy in front of the edge.',
+    example: 'false',
+    parse: parseBoolean,
+    fallback: () => false,
+  }),
+  VIGIL_READY_WORKERS: withDefault({
+    description: 'Worker services that must answer before the edge reports ready, comma separated.',
+    example: '',
+    parse: parseList(parseToken),
+    fallback: (): string[] => [],
+  }),
+  VIGIL_REQUEST_TIMEOUT_MS: withDefault({
+    description: 'How long the edge waits for a worker to answer a command or query, in milliseconds.',
+    example: '5000',
+    parse: parseInteger(100, 120_000),
+    fallback: () => 5000,
+  }),
+  LOG_LEVEL: withDefault({
+    description: 'Least severe log level written.',
+    example: 'info',
+    parse: parseOneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    fallback: (): 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' => 'info',
+  }),
+} as const;
+
+type Settings = typeof settings;
+type ValueOf<S> = S extends Setting<infer T, infer HasFallback> ? (HasFallback extends true ? T : T | undefined) : never;
+export type Config = { readonly [K in keyof Settings]: ValueOf<Settings[K]> };
+export type VariableName = keyof Settings;
+
+export class ConfigError extends Error {
+  readonly problems: readonly { variable: string; message: string }[];
+  constructor(problems: { variable: string; message: string }[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads `.env` from `dir` when present; variables already in the environment win. */
+export function readEnvFile(dir = process.cwd()): Record<string, string> {
+  const path = `${dir}/.env`;
+  if (!existsSync(path)) return {};
+  const parsed = parseEnv(readFileSync(path, 'utf8'));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/**
+ * Validates every variable at once and throws one ConfigError naming each bad one, so a start fails with the
+ * whole list rather than the first problem.
+ */
+export function loadConfig(env: Record<string, string | undefined> = { ...readEnvFile(), ...process.env }): Config {
+  const problems: { variable: string; message: string }[] = [];
+  const values = new Map<string, unknown>();
+  for (const [name, s] of Object.entries(settings)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') {
+      values.set(name, s.fallback());
+      continue;
+    }
+    try {
+      values.set(name, s.parse(raw));
+    } catch (err) {
+      if (!(err instanceof SettingProblem)) throw err;
+      problems.push({ variable: name, message: `${err.message} (got ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)})` });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  // Each value came from its own setting's parse or fallback, so the table's types hold.
+  return Object.fromEntries(values) as Config;
+}

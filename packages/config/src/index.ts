@@ -1,0 +1,2 @@
+export { envExample } from './env-example.ts';
+export { ConfigError, loadConfig, readEnvFile, settings, type Config, type VariableName } from './config.ts';

@@ -1,0 +1,1 @@
+export { uuidv7, uuidv7Time } from './ids.ts';

@@ -1,0 +1,12 @@
+export { migrationsFolder, migrationStatus, openDatabase, rowsOf, type Database, type DatabaseOptions, type Db, type Tx } from './database.ts';
+export { createLease, type Lease } from './lease.ts';
+export {
+  readCheckpoint,
+  resetProjection,
+  startProjector,
+  waitForCheckpoint,
+  type Projection,
+  type ProjectorOptions,
+  type RunningProjector,
+} from './projector.ts';
+export * as schema from './schema.ts';

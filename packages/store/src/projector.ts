@@ -1,0 +1,242 @@
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
+import { readMessage, rejectMessage, type Bus, type Delivery, type RejectionReason } from '@vigil/bus';
+import type { Logger } from '@vigil/log';
+import type { StreamName } from '@vigil/schemas';
+import { eq, sql } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type { Database, Tx } from './database.ts';
+import { createLease, type Lease } from './lease.ts';
+import { projectionCheckpoints } from './schema.ts';
+
+const nanos = (ms: number) => ms * 1_000_000;
+
+/** A read model built from one stream (or one subject filter of it). */
+export interface Projection {
+  readonly name: string;
+  readonly stream: StreamName;
+  /** One plain subject filter; default the whole stream. */
+  readonly filterSubject?: string;
+  /** The tables this projection owns, emptied before a rebuild. */
+  readonly tables: readonly PgTable[];
+  /** Writes the rows for a batch of events, inside the transaction that also moves the checkpoint. */
+  apply(tx: Tx, events: readonly Delivery[]): Promise<void>;
+}
+
+export interface ProjectorOptions {
+  readonly instance: string;
+  /** Events per transaction at most (default 500). */
+  readonly batchSize?: number;
+  /** Attempts at one event before it is terminated, reported and stepped over (default 5). */
+  readonly maxAttempts?: number;
+  /** Called after each commit, before the acks go out (metrics; tests use it to crash at the worst moment). */
+  readonly onCommit?: (lastSeq: number, count: number) => void;
+}
+
+export interface RunningProjector {
+  readonly name: string;
+  /** Stops reading, finishes the batch in progress, acks, releases the lease. */
+  stop(): Promise<void>;
+  /** Checkpoint and messages left to apply (null while another replica holds the lease). */
+  lag(): Promise<{ checkpoint: number; pending: number | null; active: boolean }>;
+}
+
+export async function readCheckpoint(database: Database, projection: string): Promise<number> {
+  const rows = await database.db.select({ lastSeq: projectionCheckpoints.lastSeq }).from(projectionCheckpoints).where(eq(projectionCheckpoints.projection, projection));
+  return rows[0]?.lastSeq ?? 0;
+}
+
+/** Waits until a projection has applied `seq` (read-your-writes for a query carrying `min_seq`). */
+export async function waitForCheckpoint(database: Database, projection: string, seq: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await readCheckpoint(database, projection)) >= seq) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+type Entry = { m: JsMsg; delivery: Delivery } | { m: JsMsg; rejected: { reason: RejectionReason; problems: string[] } };
+
+/**
+ * Runs a projection: one active reader (a lease), a durable consumer positioned at the checkpoint, batches applied
+ * in one transaction together with the checkpoint, acks after commit. Anything at or below the checkpoint is
+ * skipped, so a crash between commit and ack, a redelivery or a replay applies nothing twice.
+ *
+ * On start and after any failure the consumer is re-created at checkpoint + 1, so events always arrive in stream
+ * order: redeliveries after a nak could otherwise overtake the checkpoint and be skipped for good.
+ */
+export async function startProjector(bus: Bus, database: Database, projection: Projection, options: ProjectorOptions): Promise<RunningProjector> {
+  const logger = bus.logger.child({ projection: projection.name });
+  const stream = bus.names.stream(projection.stream);
+  const durable = bus.names.consumer(`projection_${projection.name}`);
+  const batchSize = options.batchSize ?? 500;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const lease = await createLease(bus, `projection.${projection.name}`, options.instance);
+  const stopping = new AbortController();
+  let active = false;
+  let closeMessages: (() => Promise<void>) | undefined;
+
+  const run = async () => {
+    while (!stopping.signal.aborted) {
+      await lease.acquire(stopping.signal);
+      if (stopping.signal.aborted) break;
+      active = true;
+      try {
+        await readUntilFailure(lease);
+      } catch (err) {
+        if (!stopping.signal.aborted) logger.error({ err }, 'projection stopped on an error; restarting from its checkpoint');
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        active = false;
+      }
+      if (lease.lost.aborted) logger.warn('projection lease lost; standing by');
+    }
+    await lease.release();
+  };
+
+  const readUntilFailure = async (held: Lease) => {
+    const checkpoint = await readCheckpoint(database, projection.name);
+    await positionConsumer(bus, stream, durable, checkpoint, projection.filterSubject);
+    const consumer = await bus.js.consumers.get(stream, durable);
+    const messages = await consumer.consume({ max_messages: batchSize * 2 });
+    closeMessages = async () => {
+      await messages.close();
+    };
+    const onLost = () => void messages.close();
+    held.lost.addEventListener('abort', onLost, { once: true });
+    let buffer: Entry[] = [];
+    try {
+      for await (const m of messages) {
+        if (stopping.signal.aborted || held.lost.aborted) break;
+        const read = readMessage(bus, m);
+        buffer.push(
+          read.ok
+            ? { m, delivery: { event: read.event, seq: m.seq, subject: bus.names.plain(m.subject), deliveryCount: m.info.deliveryCount } }
+            : { m, rejected: { reason: read.reason, problems: read.problems } },
+        );
+        if (buffer.length >= batchSize || m.info.pending === 0) {
+          await commitBatch(buffer);
+          buffer = [];
+        }
+      }
+      if (buffer.length > 0 && !held.lost.aborted) await commitBatch(buffer);
+    } finally {
+      held.lost.removeEventListener('abort', onLost);
+      closeMessages = undefined;
+      await messages.close().catch(() => {});
+    }
+  };
+
+  /** Applies a batch; when it fails, applies its events one by one so a single bad event cannot stall the rest. */
+  const commitBatch = async (batch: Entry[]) => {
+    try {
+      await applyInTransaction(batch);
+    } catch (err) {
+      if (batch.length === 1) return applyAlone(batch[0], err);
+      logger.warn({ err, size: batch.length }, 'batch failed; applying its events one by one');
+      for (const entry of batch) await applyAlone(entry, undefined);
+      return;
+    }
+    settle(batch);
+  };
+
+  const applyAlone = async (entry: Entry | undefined, firstError: unknown) => {
+    if (!entry) return;
+    let lastError = firstError;
+    for (let attempt = firstError === undefined ? 1 : 2; attempt <= maxAttempts; attempt++) {
+      try {
+        await applyInTransaction([entry]);
+        settle([entry]);
+        return;
+      } catch (err) {
+        lastError = err;
+        // A database that does not answer is an outage, not a bad event: wait for it without counting.
+        if (!(await database.ping().then(() => true, () => false))) {
+          attempt--;
+          logger.warn({ err }, 'database unavailable; waiting');
+        }
+        if (stopping.signal.aborted) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
+      }
+    }
+    const problems = [lastError instanceof Error ? lastError.message : String(lastError)];
+    await applyInTransaction([{ m: entry.m, rejected: { reason: 'max_deliveries', problems } }]);
+    settle([{ m: entry.m, rejected: { reason: 'max_deliveries', problems } }]);
+  };
+
+  const applyInTransaction = async (batch: readonly Entry[]) => {
+    const last = batch[batch.length - 1];
+    if (!last) return;
+    await database.db.transaction(async (tx) => {
+      const current = await tx
+        .select({ lastSeq: projectionCheckpoints.lastSeq })
+        .from(projectionCheckpoints)
+        .where(eq(projectionCheckpoints.projection, projection.name))
+        .for('update');
+      const applied = current[0]?.lastSeq ?? 0;
+      const fresh: Delivery[] = [];
+      for (const e of batch) if ('delivery' in e && e.delivery.seq > applied) fresh.push(e.delivery);
+      if (fresh.length > 0) await projection.apply(tx, fresh);
+      if (last.m.seq > applied) {
+        await tx
+          .insert(projectionCheckpoints)
+          .values({ projection: projection.name, stream, lastSeq: last.m.seq })
+          .onConflictDoUpdate({ target: projectionCheckpoints.projection, set: { lastSeq: last.m.seq, updatedAt: sql`now()` } });
+      }
+    });
+    options.onCommit?.(last.m.seq, batch.length);
+  };
+
+  /** After commit: ack what was applied, terminate and report what never can be. */
+  const settle = (batch: readonly Entry[]) => {
+    for (const e of batch) {
+      if ('rejected' in e) void rejectMessage(bus, durable, e.m, e.rejected.reason, e.rejected.problems);
+      else e.m.ack();
+    }
+  };
+
+  const running = run();
+  return {
+    name: projection.name,
+    async stop() {
+      stopping.abort();
+      await closeMessages?.();
+      await running;
+    },
+    async lag() {
+      const checkpoint = await readCheckpoint(database, projection.name);
+      if (!active) return { checkpoint, pending: null, active };
+      const info = await bus.jsm.consumers.info(stream, durable).catch(() => undefined);
+      return { checkpoint, pending: info ? info.num_pending + info.num_ack_pending : null, active };
+    },
+  };
+}
+
+/** (Re)creates the projection's durable consumer so its next delivery is the first event after the checkpoint. */
+async function positionConsumer(bus: Bus, stream: string, durable: string, checkpoint: number, filterSubject: string | undefined): Promise<void> {
+  try {
+    await bus.jsm.consumers.delete(stream, durable);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+  }
+  await bus.jsm.consumers.add(stream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(60_000),
+    max_ack_pending: 20_000,
+    ...(checkpoint > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: checkpoint + 1 } : { deliver_policy: DeliverPolicy.All }),
+    ...(filterSubject ? { filter_subject: bus.names.subject(filterSubject) } : {}),
+  });
+}
+
+/**
+ * Empties a projection's tables and checkpoint in one transaction; its projector, started again, rebuilds it from
+ * sequence 0. The projector must be stopped first.
+ */
+export async function resetProjection(database: Database, projection: Projection, logger: Logger): Promise<void> {
+  await database.db.transaction(async (tx) => {
+    for (const table of projection.tables) await tx.delete(table);
+    await tx.delete(projectionCheckpoints).where(eq(projectionCheckpoints.projection, projection.name));
+  });
+  logger.info({ projection: projection.name }, 'projection reset; it will rebuild from sequence 0');
+}

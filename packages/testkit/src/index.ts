@@ -1,0 +1,3 @@
+export { availableDatabaseKinds, createTestDatabase, postgresServerUrl, type DatabaseKind, type TestDatabase } from './database.ts';
+export { dockerAnswers } from './docker.ts';
+export { startTestBus, startTestNats, testLogger, testNamespace, type TestBus, type TestNats } from './nats.ts';

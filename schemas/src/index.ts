@@ -1,0 +1,6 @@
+export { Actor, AnyEnvelope, TenantId, envelopeOf } from './envelope.ts';
+export { defineEvent, type DataOf, type EventDefinition, type EventOf } from './event-definition.ts';
+export { EventRegistry, vigilEvents, type Validation } from './registry.ts';
+export { StreamName } from './stream-names.ts';
+export * from './streams/audit.ts';
+export { jsonSchemaFiles } from './json-schema.ts';
