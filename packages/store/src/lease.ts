@@ -9,15 +9,15 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-const ttlMs = 15_000;
-const renewMs = 5_000;
 
 /**
  * One holder at a time for a named job, in a JetStream KV bucket whose entries expire when not renewed. A projector
  * must have a single active reader (its checkpoint only moves forward), so replicas stand by until it is free.
  */
-export async function createLease(bus: Bus, name: string, holder: string): Promise<Lease> {
-  const kv: KV = await new Kvm(bus.js).create(bus.names.stream('VIGIL_LEASES').replace(/_/g, '-'), { ttl: ttlMs, history: 1 });
+export async function createLease(bus: Bus, name: string, holder: string, ttlMs = 15_000): Promise<Lease> {
+  // The bucket's TTL is set by whoever creates it first; every holder renews at a third of its own TTL.
+  const renewMs = Math.max(100, Math.floor(ttlMs / 3));
+  const kv: KV = await new Kvm(bus.js).create(bus.names.stream('VIGIL_LEASES'), { ttl: ttlMs, history: 1 });
   const key = name.replace(/[^A-Za-z0-9_=-]/g, '_');
   let revision = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -33,7 +33,7 @@ export async function createLease(bus: Bus, name: string, holder: string): Promi
           revision = await kv.create(key, holder);
           break;
         } catch {
-          await new Promise((r) => setTimeout(r, 1000));
+          await new Promise((r) => setTimeout(r, renewMs));
         }
       }
       if (signal.aborted) return;

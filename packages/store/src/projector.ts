@@ -28,6 +28,8 @@ export interface ProjectorOptions {
   readonly batchSize?: number;
   /** Attempts at one event before it is terminated, reported and stepped over (default 5). */
   readonly maxAttempts?: number;
+  /** How long a crashed holder keeps the projection before a standby takes over (default 15 s). */
+  readonly leaseTtlMs?: number;
   /** Called after each commit, before the acks go out (metrics; tests use it to crash at the worst moment). */
   readonly onCommit?: (lastSeq: number, count: number) => void;
 }
@@ -71,7 +73,7 @@ export async function startProjector(bus: Bus, database: Database, projection: P
   const durable = bus.names.consumer(`projection_${projection.name}`);
   const batchSize = options.batchSize ?? 500;
   const maxAttempts = options.maxAttempts ?? 5;
-  const lease = await createLease(bus, `projection.${projection.name}`, options.instance);
+  const lease = await createLease(bus, `projection.${projection.name}`, options.instance, options.leaseTtlMs);
   const stopping = new AbortController();
   let active = false;
   let closeMessages: (() => Promise<void>) | undefined;

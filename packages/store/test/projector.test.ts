@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { append, createEvent, loadAggregate } from '@vigil/bus';
+import { availableDatabaseKinds, createTestDatabase, startTestBus, testLogger, type TestBus, type TestDatabase } from '@vigil/testkit';
+import { migrationStatus, openDatabase, readCheckpoint, resetProjection, startProjector, type Database, type RunningProjector } from '../src/index.ts';
+import { CounterIncremented, testRegistry } from '../../bus/test/test-events.ts';
+import { counterProjection, createCounterTable, projectedRows } from './test-projection.ts';
+
+const actor = { kind: 'system', id: 'test' } as const;
+let t: TestBus;
+before(async () => {
+  t = await startTestBus({ registry: testRegistry });
+});
+after(async () => {
+  await t.close();
+});
+
+async function appendMany(count: number, from = 1): Promise<number> {
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    last = (await append(t.bus, `auth.proj.counter.c${(from + i) % 7}`, createEvent(CounterIncremented, { by: from + i }, { actor }))).seq;
+  }
+  return last;
+}
+
+async function waitForCheckpoint(database: Database, seq: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await readCheckpoint(database, counterProjection.name)) < seq) {
+    if (Date.now() > deadline) throw new Error(`checkpoint did not reach ${seq}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const kind of await availableDatabaseKinds()) {
+  describe(`projector on ${kind}`, () => {
+    let db: TestDatabase;
+    let projector: RunningProjector | undefined;
+    before(async () => {
+      db = await createTestDatabase(kind);
+      await createCounterTable(db.database);
+      const stream = t.bus.names.stream('AUTH_EVENT');
+      await t.bus.jsm.streams.purge(stream, { filter: t.bus.names.subject('auth.proj.>') });
+    });
+    after(async () => {
+      await projector?.stop();
+      await db.close();
+    });
+
+    test('migrations are applied', async () => {
+      const status = await migrationStatus(db.database);
+      assert.ok(status.known >= 1);
+      assert.equal(status.applied, status.known);
+    });
+
+    test('applies events in order, in batches, with its checkpoint', async () => {
+      const last = await appendMany(50);
+      const commits: number[] = [];
+      projector = await startProjector(t.bus, db.database, counterProjection, { instance: 'a', batchSize: 16, leaseTtlMs: 1000, onCommit: (_seq, n) => commits.push(n) });
+      await waitForCheckpoint(db.database, last);
+      const rows = await projectedRows(db.database);
+      assert.equal(rows.length, 50);
+      assert.deepEqual(
+        rows.map((r) => r.by),
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+      assert.ok(commits.every((n) => n <= 16));
+      assert.ok(commits.length < 50, 'events are batched');
+      const lag = await projector.lag();
+      assert.equal(lag.checkpoint, last);
+    });
+
+    test('a message that fails validation is terminated and reported, and the projector goes on', async () => {
+      const bad = await t.bus.js.publish(t.bus.names.subject('auth.proj.counter.bad'), new TextEncoder().encode('not json'));
+      const last = await appendMany(3, 51);
+      await waitForCheckpoint(db.database, last);
+      assert.equal((await projectedRows(db.database)).length, 53);
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const audit = await loadAggregate(t.bus, 'audit._platform.system');
+        const report = audit.events.find((e) => typeof e.event.data === 'object' && e.event.data !== null && 'stream_seq' in e.event.data && e.event.data.stream_seq === bad.seq);
+        if (report) break;
+        if (Date.now() > deadline) assert.fail('no AUDIT report of the terminated message');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+
+    test('rebuilt from sequence 0, it produces the same rows', async () => {
+      const before = await projectedRows(db.database);
+      await projector?.stop();
+      await resetProjection(db.database, counterProjection, testLogger());
+      assert.equal((await projectedRows(db.database)).length, 0);
+      projector = await startProjector(t.bus, db.database, counterProjection, { instance: 'b', batchSize: 7, leaseTtlMs: 1000 });
+      await waitForCheckpoint(db.database, before.at(-1)?.seq ?? 0);
+      assert.deepEqual(await projectedRows(db.database), before);
+    });
+
+    test('a second replica stands by while the first holds the projection', async () => {
+      const standby = await startProjector(t.bus, db.database, counterProjection, { instance: 'c', leaseTtlMs: 1000 });
+      try {
+        const last = await appendMany(5, 54);
+        await waitForCheckpoint(db.database, last);
+        assert.equal((await standby.lag()).active, false);
+        assert.equal((await projectedRows(db.database)).length, 58);
+      } finally {
+        await standby.stop();
+      }
+    });
+  });
+}
+
+describe('a projector killed between commit and ack', () => {
+  test('applies nothing twice after it restarts', async () => {
+    const kinds = await availableDatabaseKinds();
+    for (const kind of kinds) {
+      const pgliteDir = await mkdtemp(join(tmpdir(), 'vigil-pglite-'));
+      const db: TestDatabase | undefined = kind === 'postgres' ? await createTestDatabase('postgres') : undefined;
+      const namespaceBus = await t.connect(`crash-${kind}`);
+      try {
+        const stream = t.bus.names.stream('AUTH_EVENT');
+        await t.bus.jsm.streams.purge(stream, { filter: t.bus.names.subject('auth.proj.>') });
+        const last = await appendMany(40, 100);
+        const fixture = join(import.meta.dirname, 'fixtures', 'crash-after-commit.ts');
+        const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+          env: {
+            ...process.env,
+            NATS_URL: t.nats.url,
+            VIGIL_NAMESPACE: namespaceBus.names.namespace,
+            BATCH_SIZE: '10',
+            PGLITE_DIR: pgliteDir,
+            ...(db?.url ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
+          },
+          stdio: ['ignore', 'inherit', 'inherit'],
+        });
+        const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, s) => resolve(s)));
+        assert.equal(signal, 'SIGKILL');
+        const database = db?.database ?? (await openDatabase({ logger: testLogger(), dataDir: pgliteDir }));
+        try {
+          const committed = await projectedRows(database);
+          assert.equal(committed.length, 10, 'the first batch was committed before the crash');
+          // The crashed process never acked: the server would redeliver those ten. None may be applied again.
+          const projector = await startProjector(t.bus, database, counterProjection, { instance: 'survivor', batchSize: 10, leaseTtlMs: 1000 });
+          try {
+            await waitForCheckpoint(database, last);
+          } finally {
+            await projector.stop();
+          }
+          const rows = await projectedRows(database);
+          assert.equal(rows.length, 40);
+          assert.equal(new Set(rows.map((r) => r.seq)).size, 40);
+        } finally {
+          if (!db) await database.close();
+        }
+      } finally {
+        await db?.close();
+        await rm(pgliteDir, { recursive: true, force: true });
+      }
+    }
+  });
+});
