@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@vigil/log';
-import { EventRegistry, vigilEvents } from '@vigil/schemas';
+import { type EventRegistry, vigilEvents } from '@vigil/schemas';
 import { BusNames } from './names.ts';
 import { ensureStreams, streamDeclarations, type StreamDeclaration } from './streams.ts';
 

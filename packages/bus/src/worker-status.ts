@@ -5,6 +5,8 @@ export interface WorkerStatus {
   readonly service: string;
   readonly instance: string;
   readonly version: string;
+  /** The services this process runs (one, or all of them in `pnpm start`). */
+  readonly services?: readonly string[];
   readonly uptimeSeconds: number;
   /** Present on processes that own the read-model database. */
   readonly database?: { readonly kind: string; readonly latencyMs: number | null; readonly error?: string };
