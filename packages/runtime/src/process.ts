@@ -67,7 +67,13 @@ export async function startProcess(name: string, modules: readonly ServiceModule
     servers = [localNats.url];
     logger.info({ url: localNats.url, store: localNats.storeDir }, 'started a local nats-server');
   }
-  const bus = await connectBus({ servers, name: `${name}:${config.VIGIL_INSTANCE}`, logger, namespace: config.VIGIL_NAMESPACE, streamReplicas: config.NATS_STREAM_REPLICAS });
+  let bus: Bus;
+  try {
+    bus = await connectBus({ servers, name: `${name}:${config.VIGIL_INSTANCE}`, logger, namespace: config.VIGIL_NAMESPACE, streamReplicas: config.NATS_STREAM_REPLICAS });
+  } catch (err) {
+    await localNats?.stop({ keepStore: true });
+    throw new StartupError(`cannot connect to NATS at ${servers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const needsDatabase = options.ownsDatabase === true || modules.some((m) => m.usesDatabase);
   const database = needsDatabase
     ? await openDatabase({

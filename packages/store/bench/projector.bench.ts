@@ -54,7 +54,7 @@ try {
       await db.database.db.execute(sql`create table bench_rows (seq bigint primary key, subject text not null, by integer not null)`);
       await db.database.db.execute(sql`create table bench_raw (seq bigint primary key, subject text not null, by integer not null)`);
       // Baseline: the same rows, 500 per multi-row INSERT and transaction, straight through the driver.
-      let rawRate: number;
+
       const started = performance.now();
       if (kind === 'postgres' && db.url && server) {
         const raw = postgres(db.url, { max: 1, onnotice: () => {} });
@@ -71,7 +71,7 @@ try {
           });
         }
       }
-      rawRate = count / ((performance.now() - started) / 1000);
+      const rawRate = count / ((performance.now() - started) / 1000);
 
       const projection: Projection = {
         name: `bench_${kind}`,

@@ -1,0 +1,2 @@
+export { buildEdge, type EdgeOptions } from './app.ts';
+export { edgeService } from './service.ts';
