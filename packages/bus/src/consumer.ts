@@ -1,10 +1,10 @@
+import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream';
 import { withContext } from '@vigil/log';
 import type { AnyEnvelope, StreamName } from '@vigil/schemas';
 import type { Bus } from './connection.ts';
 import { readMessage, rejectMessage } from './rejections.ts';
 
-const nanos = (ms: number) => ms * 1_000_000;
 
 export interface Delivery {
   readonly event: AnyEnvelope;

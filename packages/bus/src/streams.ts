@@ -1,3 +1,4 @@
+import { nanos } from '@nats-io/transport-node';
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -13,7 +14,6 @@ import { StreamConfigError } from './errors.ts';
 import type { BusNames } from './names.ts';
 
 const day = 24 * 60 * 60 * 1000;
-const nanos = (ms: number) => ms * 1_000_000;
 
 /** What Vigil declares about a stream; everything else is the server's default. */
 export interface StreamDeclaration {

@@ -5,7 +5,7 @@ import { availableDatabaseKinds, createTestDatabase, postgresServerUrl, startTes
 import { sql } from 'drizzle-orm';
 import { bigint, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
-import { readCheckpoint, startProjector, type Projection } from '../src/index.ts';
+import { insertMany, readCheckpoint, startProjector, type Projection } from '../src/index.ts';
 import { CounterIncremented, testRegistry } from '../../bus/test/test-events.ts';
 
 const count = Number(process.env['BENCH_EVENTS'] ?? 20_000);
@@ -79,7 +79,9 @@ try {
         filterSubject: 'auth.bench.>',
         tables: [benchRows],
         async apply(tx, batch: readonly Delivery[]) {
-          await tx.insert(benchRows).values(
+          await insertMany(
+            tx,
+            benchRows,
             batch.map((d) => ({ seq: d.seq, subject: d.subject, by: typeof d.event.data === 'object' && d.event.data !== null && 'by' in d.event.data && typeof d.event.data.by === 'number' ? d.event.data.by : 0 })),
           );
         },

@@ -1,4 +1,5 @@
 export { migrationsFolder, migrationStatus, openDatabase, rowsOf, type Database, type DatabaseOptions, type Db, type Tx } from './database.ts';
+export { insertMany } from './insert-many.ts';
 export { createLease, type Lease } from './lease.ts';
 export {
   readCheckpoint,

@@ -1,3 +1,4 @@
+import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
 import { readMessage, rejectMessage, type Bus, type Delivery, type RejectionReason } from '@vigil/bus';
 import type { Logger } from '@vigil/log';
@@ -8,7 +9,6 @@ import type { Database, Tx } from './database.ts';
 import { createLease, type Lease } from './lease.ts';
 import { projectionCheckpoints } from './schema.ts';
 
-const nanos = (ms: number) => ms * 1_000_000;
 
 /** A read model built from one stream (or one subject filter of it). */
 export interface Projection {

@@ -2,7 +2,7 @@ import type { Delivery } from '@vigil/bus';
 import { sql } from 'drizzle-orm';
 import { bigint, integer, pgTable, serial, text } from 'drizzle-orm/pg-core';
 import type { Database } from '../src/index.ts';
-import type { Projection } from '../src/index.ts';
+import { insertMany, type Projection } from '../src/index.ts';
 
 // No unique key on seq on purpose: an event applied twice shows up as a second row, not as an error.
 export const counterRows = pgTable('test_counter_rows', {
@@ -29,7 +29,7 @@ export const counterProjection: Projection = {
   filterSubject: 'auth.proj.>',
   tables: [counterRows],
   async apply(tx, events) {
-    await tx.insert(counterRows).values(events.map((d) => ({ seq: d.seq, subject: d.subject, by: amountOf(d) })));
+    await insertMany(tx, counterRows, events.map((d) => ({ seq: d.seq, subject: d.subject, by: amountOf(d) })));
   },
 };
 
