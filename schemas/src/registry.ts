@@ -2,6 +2,7 @@ import Compile from 'typebox/compile';
 import { AnyEnvelope } from './envelope.ts';
 import type { EventDefinition } from './event-definition.ts';
 import { auditEvents } from './streams/audit.ts';
+import { kmeEvents } from './streams/kme.ts';
 
 const envelopeValidator = Compile(AnyEnvelope);
 
@@ -47,4 +48,4 @@ export class EventRegistry {
 }
 
 /** Every event Vigil declares. */
-export const vigilEvents = new EventRegistry([...auditEvents]);
+export const vigilEvents = new EventRegistry([...auditEvents, ...kmeEvents]);

@@ -12,6 +12,8 @@ export const correlationHeader = 'Vigil-Correlation-Id';
 export interface Caller {
   readonly actor: Actor;
   readonly tenant?: string;
+  /** SHA-256 (hex) of the client certificate that authenticated the caller, when it used mutual TLS. */
+  readonly certificateSha256?: string;
 }
 
 export interface BusRequest<T> {
@@ -104,7 +106,12 @@ function parseCaller(value: Record<string, unknown>): Caller | undefined {
   const kind = kinds.find((k) => k === actor['kind']);
   if (!kind) return undefined;
   const tenant = value['tenant'];
-  return { actor: { kind, id: actor['id'] }, ...(typeof tenant === 'string' ? { tenant } : {}) };
+  const certificate = value['certificateSha256'];
+  return {
+    actor: { kind, id: actor['id'] },
+    ...(typeof tenant === 'string' ? { tenant } : {}),
+    ...(typeof certificate === 'string' ? { certificateSha256: certificate } : {}),
+  };
 }
 
 export interface RequestOptions {

@@ -117,6 +117,60 @@ export const settings = {
     parse: parseInteger(100, 120_000),
     fallback: () => 5000,
   }),
+  VIGIL_KME_KEK_FILE: optional({
+    description: 'JSON file of the KME key-encryption keys ({"current": id, "keys": {id: base64}}). Unset: VIGIL_DATA_DIR/kme-kek.json, created by `pnpm start` when missing.',
+    example: '/run/secrets/vigil-kek.json',
+    parse: parseString,
+  }),
+  VIGIL_KME_TOPOLOGY_FILE: optional({
+    description: 'JSON file of KMEs, SAEs and QKD links applied at start (registered or updated as events).',
+    example: 'deploy/kme/topology.example.json',
+    parse: parseString,
+  }),
+  VIGIL_KME_KEY_TTL_SECONDS: withDefault({
+    description: 'Seconds a delivered key waits for its slave SAE(s) before it expires and its material is erased.',
+    example: '3600',
+    parse: parseInteger(1, 30 * 24 * 3600),
+    fallback: () => 3600,
+  }),
+  VIGIL_ETSI_HOST: withDefault({
+    description: 'Address of the ETSI GS QKD 014 HTTPS listener (mutual TLS).',
+    example: '127.0.0.1',
+    parse: parseString,
+    fallback: () => '127.0.0.1',
+  }),
+  VIGIL_ETSI_PORT: withDefault({
+    description: 'Port of the ETSI GS QKD 014 HTTPS listener (0 picks a free port).',
+    example: '8443',
+    parse: parseInteger(0, 65535),
+    fallback: () => 8443,
+  }),
+  VIGIL_TLS_CERT_FILE: optional({
+    description: 'PEM server certificate (chain) of the ETSI listener. Unset with `pnpm start`: a development PKI under VIGIL_DATA_DIR/pki.',
+    example: '/etc/vigil/tls/server.crt',
+    parse: parseString,
+  }),
+  VIGIL_TLS_KEY_FILE: optional({
+    description: 'PEM private key of the ETSI listener certificate.',
+    example: '/etc/vigil/tls/server.key',
+    parse: parseString,
+  }),
+  VIGIL_TLS_CA_FILE: optional({
+    description: 'PEM CA certificate(s) that sign SAE client certificates.',
+    example: '/etc/vigil/tls/sae-ca.crt',
+    parse: parseString,
+  }),
+  VIGIL_TLS_CRL_FILE: optional({
+    description: 'PEM certificate revocation list(s) of the SAE CA; revoked SAE certificates are refused.',
+    example: '/etc/vigil/tls/sae-ca.crl',
+    parse: parseString,
+  }),
+  VIGIL_SAE_ID_FROM: withDefault({
+    description: 'Where an SAE certificate carries the SAE_ID: the subject CN, a URI SAN or a DNS SAN.',
+    example: 'cn',
+    parse: parseOneOf(['cn', 'uri-san', 'dns-san']),
+    fallback: (): 'cn' | 'uri-san' | 'dns-san' => 'cn',
+  }),
   LOG_LEVEL: withDefault({
     description: 'Least severe log level written.',
     example: 'info',

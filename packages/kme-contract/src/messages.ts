@@ -1,0 +1,86 @@
+import Type, { type Static } from 'typebox';
+
+/** Bus subjects between the edge (ETSI GS QKD 014 routes) and the KME workers. */
+export const kmeSubjects = {
+  status: 'qry.kme.status',
+  encKeys: 'cmd.kme.enc_keys',
+  decKeys: 'cmd.kme.dec_keys',
+} as const;
+
+/** An SAE or KME id as it may appear in a URL path segment and a subject-safe projection. */
+export const SaeId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._~:@+-]+$' });
+export const KeyId = Type.String({ format: 'uuid' });
+
+/** ETSI Table 10 extension parameters: objects of name/value pairs. */
+const Extension = Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 32 });
+
+/**
+ * ETSI Table 10 (Key request), as the edge forwards it after checking types. The master SAE is not in here: it is
+ * the caller, from its certificate.
+ */
+export const EncKeysRequest = Type.Object(
+  {
+    slave_SAE_ID: SaeId,
+    number: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_048_576 })),
+    additional_slave_SAE_IDs: Type.Optional(Type.Array(SaeId, { maxItems: 64 })),
+    extension_mandatory: Type.Optional(Extension),
+    extension_optional: Type.Optional(Extension),
+  },
+  { additionalProperties: false },
+);
+export type EncKeysRequest = Static<typeof EncKeysRequest>;
+
+/** ETSI Table 12 (Key IDs) with the master SAE of the URL. */
+export const DecKeysRequest = Type.Object(
+  {
+    master_SAE_ID: SaeId,
+    key_IDs: Type.Array(KeyId, { minItems: 1, maxItems: 100_000 }),
+  },
+  { additionalProperties: false },
+);
+export type DecKeysRequest = Static<typeof DecKeysRequest>;
+
+export const StatusRequest = Type.Object({ slave_SAE_ID: SaeId }, { additionalProperties: false });
+export type StatusRequest = Static<typeof StatusRequest>;
+
+/** ETSI Table 9. Sizes in bits. */
+export const Status = Type.Object(
+  {
+    source_KME_ID: Type.String(),
+    target_KME_ID: Type.String(),
+    master_SAE_ID: Type.String(),
+    slave_SAE_ID: Type.String(),
+    key_size: Type.Integer(),
+    stored_key_count: Type.Integer(),
+    max_key_count: Type.Integer(),
+    max_key_per_request: Type.Integer(),
+    max_key_size: Type.Integer(),
+    min_key_size: Type.Integer(),
+    max_SAE_ID_count: Type.Integer(),
+    status_extension: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+export type Status = Static<typeof Status>;
+
+/**
+ * Keys as they cross the bus from a KME worker to the edge: each still sealed (AES-256-GCM under the KME's KEK,
+ * bound to its key_ID), so key material never travels in clear; the edge opens them to answer the SAE.
+ */
+export const SealedKeyContainer = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object(
+        {
+          key_ID: KeyId,
+          kek_id: Type.String(),
+          sealed: Type.String({ contentEncoding: 'base64' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SealedKeyContainer = Static<typeof SealedKeyContainer>;

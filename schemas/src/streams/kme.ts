@@ -1,0 +1,206 @@
+import Type from 'typebox';
+import { defineEvent, type EventDefinition } from '../event-definition.ts';
+import { StreamName } from '../stream-names.ts';
+import { AuditSeverity } from './audit.ts';
+
+const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._~:@+-]+$' });
+const Uuid = Type.String({ format: 'uuid' });
+const Bits = Type.Integer({ minimum: 8, maximum: 1_048_576 });
+const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+// Topology, on the single subject `keyreq._topology`: configured by events, never by editing tables.
+
+export const KmeConfigured = defineEvent(StreamName.KeyRequest, 'kme.topology.kme_configured', 1, Type.Object({ kme_id: Id }, { additionalProperties: false }));
+
+export const SaeConfigured = defineEvent(
+  StreamName.KeyRequest,
+  'kme.topology.sae_configured',
+  1,
+  Type.Object(
+    {
+      sae_id: Id,
+      kme_id: Id,
+      /** When set, only the certificate with this SHA-256 fingerprint identifies the SAE. */
+      certificate_sha256: Type.Optional(Sha256Hex),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+export const SaeRemoved = defineEvent(StreamName.KeyRequest, 'kme.topology.sae_removed', 1, Type.Object({ sae_id: Id }, { additionalProperties: false }));
+
+export const LinkLimits = Type.Object(
+  {
+    key_size: Bits,
+    min_key_size: Bits,
+    max_key_size: Bits,
+    max_key_per_request: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    max_key_count: Type.Integer({ minimum: 1 }),
+    max_SAE_ID_count: Type.Integer({ minimum: 0, maximum: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+export const LinkConfigured = defineEvent(
+  StreamName.KeyRequest,
+  'kme.topology.link_configured',
+  1,
+  Type.Object(
+    {
+      link_id: Id,
+      /** The two KMEs the QKD link joins. */
+      kme_ids: Type.Array(Id, { minItems: 2, maxItems: 2 }),
+      limits: LinkLimits,
+      /** Secret key rate of the (simulated) link, bits per second. */
+      rate_bps: Type.Integer({ minimum: 1 }),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+// Supply, on `keysupply.<link>`: material only ever sealed.
+
+export const BlockAdded = defineEvent(
+  StreamName.KeySupply,
+  'kme.supply.block_added',
+  1,
+  Type.Object(
+    {
+      link_id: Id,
+      block_id: Uuid,
+      bytes: Type.Integer({ minimum: 1, maximum: 1_048_576 }),
+      kek_id: Type.String({ minLength: 1 }),
+      /** nonce ‖ AES-256-GCM ciphertext ‖ tag, base64; bound to block_id. */
+      sealed: Type.String({ contentEncoding: 'base64' }),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+/** Where allocated material lies: `length` bytes from `offset` of the block stored at `block_seq` on KEY_SUPPLY. */
+export const MaterialRange = Type.Object(
+  { block_seq: Type.Integer({ minimum: 1 }), offset: Type.Integer({ minimum: 0 }), length: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+
+const allocation = {
+  request_id: Uuid,
+  kme_id: Id,
+  master_SAE_ID: Id,
+  slave_SAE_IDs: Type.Array(Id, { minItems: 1, maxItems: 65 }),
+  key_count: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  key_bits: Bits,
+  /** The material of the keys, in order: key i is bytes [i·key_bits/8, (i+1)·key_bits/8) of these ranges joined. */
+  ranges: Type.Array(MaterialRange, { minItems: 1 }),
+  expires_at: Type.String({ format: 'date-time' }),
+};
+
+/** On `keyreq.<link>.pool`: the decision that serialises a link's material (expected last subject sequence). */
+export const KeysAllocated = defineEvent(
+  StreamName.KeyRequest,
+  'kme.pool.keys_allocated',
+  1,
+  Type.Object(
+    {
+      ...allocation,
+      /** The first material not yet allocated after this allocation. */
+      next: Type.Object({ block_seq: Type.Integer({ minimum: 1 }), offset: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+// One request's keys, on `keyreq.<link>.req.<request_id>`: delivered, retrieved once per slave, then erased.
+
+export const KeysDelivered = defineEvent(StreamName.KeyRequest, 'kme.keys.delivered', 1, Type.Object(allocation, { additionalProperties: false }));
+
+export const KeysRetrieved = defineEvent(
+  StreamName.KeyRequest,
+  'kme.keys.retrieved',
+  1,
+  Type.Object({ slave_SAE_ID: Id, key_IDs: Type.Array(Uuid, { minItems: 1 }) }, { additionalProperties: false }),
+);
+
+export const KeysExpired = defineEvent(StreamName.KeyRequest, 'kme.keys.expired', 1, Type.Object({ request_id: Uuid }, { additionalProperties: false }));
+
+/** The blocks whose material is all spent were securely erased from KEY_SUPPLY. */
+export const BlocksErased = defineEvent(
+  StreamName.KeyRequest,
+  'kme.pool.blocks_erased',
+  1,
+  Type.Object({ block_seqs: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 }) }, { additionalProperties: false }),
+);
+
+// Audit of key access and certificate checks, on `audit._platform.<category>`. Never key bytes.
+
+export const KeyAccessGranted = defineEvent(
+  StreamName.Audit,
+  'audit.kme.key_access_granted',
+  1,
+  Type.Object(
+    {
+      category: Type.Literal('key_access'),
+      severity: AuditSeverity,
+      operation: Type.Union([Type.Literal('enc_keys'), Type.Literal('dec_keys')]),
+      kme_id: Id,
+      link_id: Id,
+      sae_id: Id,
+      master_SAE_ID: Id,
+      slave_SAE_IDs: Type.Array(Id),
+      key_IDs: Type.Array(Uuid),
+      key_bits: Bits,
+    },
+    { additionalProperties: false },
+  ),
+);
+
+export const KeyAccessRefused = defineEvent(
+  StreamName.Audit,
+  'audit.kme.key_access_refused',
+  1,
+  Type.Object(
+    {
+      category: Type.Literal('key_access'),
+      severity: AuditSeverity,
+      operation: Type.Union([Type.Literal('status'), Type.Literal('enc_keys'), Type.Literal('dec_keys')]),
+      sae_id: Id,
+      status: Type.Integer({ minimum: 400, maximum: 599 }),
+      message: Type.String({ maxLength: 500 }),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+export const CertificateRejected = defineEvent(
+  StreamName.Audit,
+  'audit.certificate.rejected',
+  1,
+  Type.Object(
+    {
+      category: Type.Literal('certificate_validation'),
+      severity: AuditSeverity,
+      /** The TLS or identity check that failed (e.g. CERT_HAS_EXPIRED, CERT_REVOKED, unknown SAE). */
+      reason: Type.String({ maxLength: 200 }),
+      listener: Type.String({ maxLength: 100 }),
+      certificate_sha256: Type.Optional(Sha256Hex),
+      subject: Type.Optional(Type.String({ maxLength: 300 })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+export const kmeEvents: readonly EventDefinition[] = [
+  KmeConfigured,
+  SaeConfigured,
+  SaeRemoved,
+  LinkConfigured,
+  BlockAdded,
+  KeysAllocated,
+  KeysDelivered,
+  KeysRetrieved,
+  KeysExpired,
+  BlocksErased,
+  KeyAccessGranted,
+  KeyAccessRefused,
+  CertificateRejected,
+];
