@@ -94,7 +94,9 @@ function isVigil(svc: Dict): boolean {
 }
 
 const vigilNames = Object.keys(services).filter((name) => isVigil(service(name)));
-const workerNames = vigilNames.filter((name) => name !== 'edge').sort();
+/** Simulators run once: a second replica of the QKD link simulator would feed the same link twice. */
+const singletonNames = ['qkd-sim'];
+const workerNames = vigilNames.filter((name) => name !== 'edge' && !singletonNames.includes(name)).sort();
 const natsNames = Object.keys(services)
   .filter((name) => {
     const image = service(name)['image'];
@@ -455,6 +457,13 @@ describe('Vigil services in compose.yaml', () => {
     }
     for (const name of vigilNames) assert.ok(dirs.includes(name), `compose service ${name} has no services/${name} directory`);
     assert.ok(!Object.hasOwn(services, 'vigil'), 'the all-in-one launcher does not belong in the cluster');
+  });
+
+  it('simulators run as a single replica', () => {
+    for (const name of singletonNames.filter((n) => vigilNames.includes(n))) {
+      const deploy = dictAt(service(name), 'deploy', name);
+      assert.equal(Number(deploy['replicas']), 1, `${name}: deploy.replicas must be 1`);
+    }
   });
 
   it('workers run replicated, with the database, after Postgres is healthy', () => {

@@ -32,3 +32,4 @@ export { correlationHeader, request, serve, type BusRequest, type Caller, type R
 export { configDrift, ensureStreams, streamConfig, streamDeclarations, streamForSubject, streamOf, type StreamDeclaration } from './streams.ts';
 export { freePort, natsServerVersion, NatsServerMissingError, startLocalNatsServer, type LocalNatsServer } from './local-server.ts';
 export { collectWorkerStatus, serveWorkerStatus, workerStatusSubject, type StatusResponder, type WorkerStatus } from './worker-status.ts';
+export { followEvents, type FollowedEvent, type Following } from './follow.ts';

@@ -5,6 +5,10 @@ export const kmeSubjects = {
   status: 'qry.kme.status',
   encKeys: 'cmd.kme.enc_keys',
   decKeys: 'cmd.kme.dec_keys',
+  /** Internal: the QKD link simulator asks how full a pool is. */
+  poolLevel: 'qry.kme.pool_level',
+  /** Internal: the links of the topology, for the simulator. */
+  links: 'qry.kme.links',
 } as const;
 
 /** An SAE or KME id as it may appear in a URL path segment and a subject-safe projection. */

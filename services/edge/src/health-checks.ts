@@ -85,7 +85,8 @@ export async function checkWorkers(bus: Bus, required: readonly string[], timeou
   const latencyMs = Math.round(performance.now() - started);
   const checks: Check[] = [];
   for (const service of required) {
-    const answered = workers.some((w) => w.service === service);
+    // A process answers for every service it runs (one, or all of them in `pnpm start`).
+    const answered = workers.some((w) => w.service === service || (w.services ?? []).includes(service));
     checks.push(
       answered
         ? { name: `worker:${service}`, ok: true, latencyMs }

@@ -1,8 +1,10 @@
 import { edgeService } from '@vigil/edge';
+import { kmeService } from '@vigil/kme';
+import { qkdSimService } from '@vigil/qkd-sim';
 import type { ServiceModule } from '@vigil/runtime';
 
 /**
- * The services `pnpm start` runs, in start order. This package is Vigil's composition root: the one place that
- * imports services, so that no service imports another.
+ * The services `pnpm start` runs, in start order (workers before the edge, so it is ready when it listens). This
+ * package is Vigil's composition root: the one place that imports services, so that no service imports another.
  */
-export const allServices: readonly ServiceModule[] = [edgeService];
+export const allServices: readonly ServiceModule[] = [kmeService, qkdSimService, edgeService];

@@ -1,0 +1,4 @@
+export { KmeWorker, type KmeWorkerOptions } from './kme-worker.ts';
+export { kmeService } from './service.ts';
+export { applyTopology, applyTopologyFile, parseTopology } from './topology-file.ts';
+export type { TopologyDeclaration } from './topology.ts';
