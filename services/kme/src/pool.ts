@@ -108,7 +108,9 @@ export function decideAllocation(
     if (length <= 0) continue;
     ranges.push({ block_seq: b.seq, offset: start, length });
     needed -= length;
-    next = { blockSeq: b.seq, offset: start + length };
+    // A block used to its end moves the cursor past it: whatever is stored after it (at any later sequence)
+    // comes next, and the block is wholly allocated.
+    next = start + length === b.bytes ? { blockSeq: b.seq + 1, offset: 0 } : { blockSeq: b.seq, offset: start + length };
   }
   if (!next || needed > 0) throw new KmeUnavailableError('keys are not available');
   return {

@@ -1,5 +1,6 @@
 import { kekFilePath, loadKekRing } from '@vigil/kme-contract';
 import type { ServiceModule } from '@vigil/runtime';
+import { Eraser } from './eraser.ts';
 import { KmeWorker } from './kme-worker.ts';
 import { applyTopologyFile } from './topology-file.ts';
 
@@ -16,8 +17,13 @@ export const kmeService: ServiceModule = {
       if (applied.changes > 0) logger.info({ changes: applied.changes, file: config.VIGIL_KME_TOPOLOGY_FILE }, 'KME topology updated');
     }
     await worker.start();
+    const eraser = new Eraser({ bus, logger });
+    await eraser.start();
     return {
-      stop: () => worker.stop(),
+      async stop() {
+        await eraser.stop();
+        await worker.stop();
+      },
       async details() {
         const links = [];
         for (const link of worker.topology.links.values()) {

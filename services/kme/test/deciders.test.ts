@@ -65,6 +65,8 @@ describe('allocation', () => {
       { block_seq: 7, offset: 0, length: 28 },
     ]);
     assert.deepEqual(draft.data.next, { block_seq: 7, offset: 28 });
+    const whole = decideAllocation({ ...command, number: 5, bits: 160 }, link, blocks, undefined);
+    assert.deepEqual(whole.data.next, { block_seq: 4, offset: 0 }, "a block used to its end moves the cursor past it");
   });
 
   test('given a cursor, allocation starts there and never reuses what is before it', () => {
