@@ -88,22 +88,27 @@ const allocation = {
   kme_id: Id,
   master_SAE_ID: Id,
   slave_SAE_IDs: Type.Array(Id, { minItems: 1, maxItems: 65 }),
-  key_count: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  key_count: Type.Integer({ minimum: 1, maximum: 65_536 }),
   key_bits: Bits,
   /** The material of the keys, in order: key i is bytes [i·key_bits/8, (i+1)·key_bits/8) of these ranges joined. */
   ranges: Type.Array(MaterialRange, { minItems: 1 }),
   expires_at: Type.String({ format: 'date-time' }),
 };
+export const Allocation = Type.Object(allocation, { additionalProperties: false });
 
-/** On `keyreq.<link>.pool`: the decision that serialises a link's material (expected last subject sequence). */
+/**
+ * On `keyreq.<link>.pool`: the decision that serialises a link's material (expected last subject sequence). The
+ * enc_keys requests that arrived while the previous decision was being stored are decided together (group
+ * commit), each with its own ranges, in order.
+ */
 export const KeysAllocated = defineEvent(
   StreamName.KeyRequest,
   'kme.pool.keys_allocated',
   1,
   Type.Object(
     {
-      ...allocation,
-      /** The first material not yet allocated after this allocation. */
+      allocations: Type.Array(Allocation, { minItems: 1, maxItems: 1024 }),
+      /** The first material not yet allocated after these allocations. */
       next: Type.Object({ block_seq: Type.Integer({ minimum: 1 }), offset: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
     },
     { additionalProperties: false },

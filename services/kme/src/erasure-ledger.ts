@@ -32,22 +32,23 @@ export class ErasureLedger {
   apply(subject: string, event: AnyEnvelope): void {
     const linkId = subject.split('.')[1] ?? '';
     if (KeysAllocated.is(event)) {
-      const d = event.data;
-      const blockSeqs = [...new Set(d.ranges.map((r) => r.block_seq))];
-      this.#requests.set(d.request_id, {
-        linkId,
-        blockSeqs,
-        slaves: d.slave_SAE_IDs,
-        keyCount: d.key_count,
-        expiresAt: Date.parse(d.expires_at),
-        retrieved: new Map(),
-        spent: false,
-      });
-      for (const seq of blockSeqs) {
-        const block = this.#block(linkId, seq);
-        block.open.add(d.request_id);
-        // The allocation's cursor moved past every block before `next`: nothing more will be cut from them.
-        if (seq < d.next.block_seq) block.fullyAllocated = true;
+      for (const d of event.data.allocations) {
+        const blockSeqs = [...new Set(d.ranges.map((r) => r.block_seq))];
+        this.#requests.set(d.request_id, {
+          linkId,
+          blockSeqs,
+          slaves: d.slave_SAE_IDs,
+          keyCount: d.key_count,
+          expiresAt: Date.parse(d.expires_at),
+          retrieved: new Map(),
+          spent: false,
+        });
+        for (const seq of blockSeqs) {
+          const block = this.#block(linkId, seq);
+          block.open.add(d.request_id);
+          // The cursor moved past every block before `next`: nothing more will be cut from them.
+          if (seq < event.data.next.block_seq) block.fullyAllocated = true;
+        }
       }
       return;
     }

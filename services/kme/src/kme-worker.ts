@@ -35,8 +35,8 @@ import type { Logger } from '@vigil/log';
 import { KeyAccessGranted, KeyAccessRefused, KeysAllocated, KeysDelivered, StreamName } from '@vigil/schemas';
 import { keyIdOf, newRequestId, requestIdOf } from './key-ids.ts';
 import { keyRequestDecider, requestSubject, type Delivery } from './key-request.ts';
-import { availableBytes, checkKeyRequest, decideAllocation, keyMaterial, storedKeyCount, type Cursor } from './pool.ts';
-import { openBlocks, SupplyView } from './supply.ts';
+import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, storedKeyCount, type AllocationData, type Cursor, type EncKeysCommand } from './pool.ts';
+import { BlockReader, SupplyView } from './supply.ts';
 import { emptyTopology, evolveTopology, linkBetween, targetKme, topologyEvents, topologySubject, type Link, type Sae, type Topology } from './topology.ts';
 
 export interface KmeWorkerOptions {
@@ -45,6 +45,15 @@ export interface KmeWorkerOptions {
   readonly keyTtlSeconds: number;
   readonly logger: Logger;
 }
+
+interface PendingAllocation {
+  readonly command: EncKeysCommand;
+  resolve(allocation: AllocationData): void;
+  reject(err: unknown): void;
+}
+
+/** The most enc_keys requests one allocation event decides. */
+const maxAllocationsPerEvent = 256;
 
 interface PoolHead {
   readonly seq: number;
@@ -64,11 +73,13 @@ export class KmeWorker {
   readonly #ttlMs: number;
   readonly #logger: Logger;
   readonly #supply: SupplyView;
+  readonly #blocks: BlockReader;
   #topology: Topology = emptyTopology;
   #topologyFollowing: Following | undefined;
   readonly #heads = new Map<string, PoolHead>();
-  /** Allocations of one link run one at a time in this process: they would only conflict with each other. */
-  readonly #linkQueues = new Map<string, Promise<unknown>>();
+  /** enc_keys waiting for their link's next group commit. */
+  readonly #pending = new Map<string, PendingAllocation[]>();
+  readonly #draining = new Set<string>();
   readonly #served: Served[] = [];
 
   constructor(options: KmeWorkerOptions) {
@@ -77,6 +88,7 @@ export class KmeWorker {
     this.#ttlMs = options.keyTtlSeconds * 1000;
     this.#logger = options.logger;
     this.#supply = new SupplyView(options.bus);
+    this.#blocks = new BlockReader(options.bus, options.ring);
   }
 
   get topology(): Topology {
@@ -192,47 +204,85 @@ export class KmeWorker {
       ...(data.additional_slave_SAE_IDs ? { additional: data.additional_slave_SAE_IDs } : {}),
       ...(data.extension_mandatory ? { extensionMandatory: data.extension_mandatory } : {}),
     });
-    const delivery = await this.#serialised(link.id, () => this.#allocate(link, master, checked));
-    const container = await this.#cut(delivery, Array.from({ length: delivery.key_count }, (_, i) => i));
-    await this.#auditGranted('enc_keys', master.id, link, delivery, container);
-    return container;
-  }
-
-  async #allocate(link: Link, master: Sae, checked: { number: number; bits: number; slaves: string[] }): Promise<Delivery> {
-    const requestId = newRequestId();
-    const command = {
-      requestId,
+    const delivery = await this.#allocate(link, {
+      requestId: newRequestId(),
       kmeId: master.kmeId,
       master: master.id,
       slaves: checked.slaves,
       number: checked.number,
       bits: checked.bits,
       expiresAt: new Date(Date.now() + this.#ttlMs).toISOString(),
-    };
-    const actor = { kind: 'sae' as const, id: master.id };
+    });
+    await append(this.#bus, requestSubject(link.id, delivery.request_id), createEvent(KeysDelivered, delivery, { actor: { kind: 'sae', id: master.id } }));
+    const container = await this.#cut(delivery, Array.from({ length: delivery.key_count }, (_, i) => i));
+    await this.#auditGranted('enc_keys', master.id, link, delivery, container);
+    return container;
+  }
+
+  /** Queues a command for its link's next group commit and resolves with its allocation. */
+  #allocate(link: Link, command: EncKeysCommand): Promise<AllocationData> {
+    return new Promise((resolve, reject) => {
+      const queue = this.#pending.get(link.id) ?? [];
+      queue.push({ command, resolve, reject });
+      this.#pending.set(link.id, queue);
+      if (!this.#draining.has(link.id)) void this.#drain(link);
+    });
+  }
+
+  /**
+   * Group commit: while one allocation event is being stored, the requests that arrive wait and are then decided
+   * together in the next event. One link's material is thus decided one event at a time by this process, and
+   * across processes by the expected sequence of the pool subject.
+   */
+  async #drain(link: Link): Promise<void> {
+    this.#draining.add(link.id);
+    try {
+      for (;;) {
+        const queue = this.#pending.get(link.id) ?? [];
+        if (queue.length === 0) break;
+        const batch = queue.splice(0, maxAllocationsPerEvent);
+        try {
+          await this.#commit(link, batch);
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.#draining.delete(link.id);
+      this.#pending.delete(link.id);
+    }
+  }
+
+  async #commit(link: Link, batch: readonly PendingAllocation[]): Promise<void> {
+    let refreshed = false;
     for (let attempt = 1; ; attempt++) {
       const head = await this.#poolHead(link.id, attempt > 1);
-      let draft;
-      try {
-        draft = decideAllocation(command, link, this.#supply.blocks(link.id), head.cursor);
-      } catch (err) {
+      let decision = decideAllocations(batch.map((p) => p.command), this.#supply.blocks(link.id), head.cursor);
+      if (decision.refused.size > 0 && !refreshed) {
         // The view may be a moment behind the simulator: look once more before saying "unavailable".
-        if (!(err instanceof KmeUnavailableError) || attempt > 1) throw err;
+        refreshed = true;
         await this.#supply.refresh(link.id).catch(() => {});
-        continue;
+        decision = decideAllocations(batch.map((p) => p.command), this.#supply.blocks(link.id), head.cursor);
       }
-      const event = createEvent(KeysAllocated, draft.data, { actor });
-      try {
-        const appended = await append(this.#bus, `keyreq.${link.id}.pool`, event, { expectedLastSubjectSequence: head.seq });
-        this.#heads.set(link.id, { seq: appended.seq, cursor: { blockSeq: draft.data.next.block_seq, offset: draft.data.next.offset } });
-        this.#supply.prune(link.id, draft.data.next.block_seq);
-      } catch (err) {
-        if (err instanceof ConcurrencyError && attempt < 20) continue;
-        throw err;
+      if (decision.draft) {
+        const event = createEvent(KeysAllocated, decision.draft.data, { actor: { kind: 'service', id: 'kme' } });
+        try {
+          const appended = await append(this.#bus, `keyreq.${link.id}.pool`, event, { expectedLastSubjectSequence: head.seq });
+          const next = decision.draft.data.next;
+          this.#heads.set(link.id, { seq: appended.seq, cursor: { blockSeq: next.block_seq, offset: next.offset } });
+          this.#supply.prune(link.id, next.block_seq);
+        } catch (err) {
+          if (err instanceof ConcurrencyError && attempt < 50) continue;
+          throw err;
+        }
       }
-      const { next: _next, ...delivery } = draft.data;
-      await append(this.#bus, requestSubject(link.id, requestId), createEvent(KeysDelivered, delivery, { actor }));
-      return delivery;
+      const byId = new Map((decision.draft?.data.allocations ?? []).map((a) => [a.request_id, a]));
+      for (const p of batch) {
+        const allocation = byId.get(p.command.requestId);
+        if (allocation) p.resolve(allocation);
+        else p.reject(decision.refused.get(p.command.requestId) ?? new KmeUnavailableError('keys are not available'));
+      }
+      return;
     }
   }
 
@@ -273,7 +323,7 @@ export class KmeWorker {
 
   /** Opens the blocks a delivery draws on, cuts the asked keys, and seals each for the edge. */
   async #cut(delivery: Delivery, indexes: readonly number[]): Promise<SealedKeyContainer> {
-    const blocks = await openBlocks(this.#bus, this.#ring, delivery.ranges.map((r) => r.block_seq));
+    const blocks = await this.#blocks.open(delivery.ranges.map((r) => r.block_seq));
     try {
       return {
         keys: indexes.map((i) => {
@@ -290,20 +340,6 @@ export class KmeWorker {
     } finally {
       for (const b of blocks.values()) b.fill(0);
     }
-  }
-
-  #serialised<T>(linkId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#linkQueues.get(linkId) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#linkQueues.set(linkId, settled);
-    void settled.then(() => {
-      if (this.#linkQueues.get(linkId) === settled) this.#linkQueues.delete(linkId);
-    });
-    return run;
   }
 
   async #auditGranted(operation: 'enc_keys' | 'dec_keys', saeId: string, link: Link, delivery: Delivery, container: SealedKeyContainer): Promise<void> {

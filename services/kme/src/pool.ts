@@ -15,7 +15,7 @@ export interface Cursor {
   readonly offset: number;
 }
 
-export type Range = DataOf<typeof KeysAllocated>['ranges'][number];
+export type Range = DataOf<typeof KeysAllocated>['allocations'][number]['ranges'][number];
 
 /** Bytes of material not yet allocated: the rest of the cursor's block and every later block. */
 export function availableBytes(blocks: readonly SupplyBlock[], cursor: Cursor | undefined): number {
@@ -81,53 +81,69 @@ export function checkKeyRequest(
   return { number, bits, slaves: [request.slave, ...additional] };
 }
 
+export type AllocationData = DataOf<typeof KeysAllocated>['allocations'][number];
+
+export interface AllocationDecision {
+  /** Absent when no command could be served. */
+  readonly draft?: EventDraft<'kme.pool.keys_allocated', 1, DataOf<typeof KeysAllocated>>;
+  /** Commands refused for lack of material, by request id. */
+  readonly refused: ReadonlyMap<string, VigilError>;
+}
+
 /**
- * Decides an allocation: the next `number × bits/8` bytes of the link's material, in order from the cursor.
- * Never overlaps an earlier allocation, because the event is appended expecting the pool subject's last sequence.
+ * Decides allocations, in order: each command takes the next `number × bits/8` bytes of the link's material from
+ * the cursor. Never overlaps an earlier allocation, because the event is appended expecting the pool subject's
+ * last sequence. A command the pool cannot serve is refused alone; later, smaller ones may still be served.
  */
-export function decideAllocation(
-  command: EncKeysCommand,
-  link: Link,
-  blocks: readonly SupplyBlock[],
-  cursor: Cursor | undefined,
-): EventDraft<'kme.pool.keys_allocated', 1, DataOf<typeof KeysAllocated>> {
-  const bytesPerKey = command.bits / 8;
-  let needed = command.number * bytesPerKey;
-  const available = availableBytes(blocks, cursor);
-  if (available < needed) {
-    const count = Math.floor(available / bytesPerKey);
-    throw new KmeUnavailableError(`keys are not available: the QKD link holds ${count} key(s) of ${command.bits} bits, ${command.number} requested`);
-  }
-  const ranges: Range[] = [];
-  let next: Cursor | undefined;
-  for (const b of blocks) {
-    if (needed === 0) break;
-    if (cursor && b.seq < cursor.blockSeq) continue;
-    const start = cursor && b.seq === cursor.blockSeq ? cursor.offset : 0;
-    const length = Math.min(b.bytes - start, needed);
-    if (length <= 0) continue;
-    ranges.push({ block_seq: b.seq, offset: start, length });
-    needed -= length;
-    // A block used to its end moves the cursor past it: whatever is stored after it (at any later sequence)
-    // comes next, and the block is wholly allocated.
-    next = start + length === b.bytes ? { blockSeq: b.seq + 1, offset: 0 } : { blockSeq: b.seq, offset: start + length };
-  }
-  if (!next || needed > 0) throw new KmeUnavailableError('keys are not available');
-  return {
-    type: 'kme.pool.keys_allocated',
-    v: 1,
-    data: {
+export function decideAllocations(commands: readonly EncKeysCommand[], blocks: readonly SupplyBlock[], cursor: Cursor | undefined): AllocationDecision {
+  const allocations: AllocationData[] = [];
+  const refused = new Map<string, VigilError>();
+  let at = cursor;
+  for (const command of commands) {
+    const bytesPerKey = command.bits / 8;
+    const available = availableBytes(blocks, at);
+    const needed = command.number * bytesPerKey;
+    if (available < needed) {
+      const count = Math.floor(available / bytesPerKey);
+      refused.set(command.requestId, new KmeUnavailableError(`keys are not available: the QKD link holds ${count} key(s) of ${command.bits} bits, ${command.number} requested`));
+      continue;
+    }
+    const taken = takeMaterial(blocks, at, needed);
+    at = taken.next;
+    allocations.push({
       request_id: command.requestId,
       kme_id: command.kmeId,
       master_SAE_ID: command.master,
       slave_SAE_IDs: [...command.slaves],
       key_count: command.number,
       key_bits: command.bits,
-      ranges,
+      ranges: taken.ranges,
       expires_at: command.expiresAt,
-      next: { block_seq: next.blockSeq, offset: next.offset },
-    },
-  };
+    });
+  }
+  if (allocations.length === 0 || !at) return { refused };
+  return { draft: { type: 'kme.pool.keys_allocated', v: 1, data: { allocations, next: { block_seq: at.blockSeq, offset: at.offset } } }, refused };
+}
+
+/** The ranges of the next `needed` bytes from the cursor, and the cursor after them (enough bytes are there). */
+function takeMaterial(blocks: readonly SupplyBlock[], cursor: Cursor | undefined, needed: number): { ranges: Range[]; next: Cursor } {
+  const ranges: Range[] = [];
+  let rest = needed;
+  let next = cursor;
+  for (const b of blocks) {
+    if (rest === 0) break;
+    if (cursor && b.seq < cursor.blockSeq) continue;
+    const start = cursor && b.seq === cursor.blockSeq ? cursor.offset : 0;
+    const length = Math.min(b.bytes - start, rest);
+    if (length <= 0) continue;
+    ranges.push({ block_seq: b.seq, offset: start, length });
+    rest -= length;
+    // A block used to its end moves the cursor past it: whatever is stored after it (at any later sequence)
+    // comes next, and the block is wholly allocated.
+    next = start + length === b.bytes ? { blockSeq: b.seq + 1, offset: 0 } : { blockSeq: b.seq, offset: start + length };
+  }
+  if (rest > 0 || !next) throw new KmeUnavailableError('keys are not available');
+  return { ranges, next };
 }
 
 /** The key material of key `index`, cut from the allocation's ranges joined (the blocks already opened). */

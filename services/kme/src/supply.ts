@@ -1,5 +1,5 @@
 import { followEvents, type Bus, type Following } from '@vigil/bus';
-import { open, type KekRing } from '@vigil/crypto';
+import { open, type KekRing, type Sealed } from '@vigil/crypto';
 import { blockContext, supplySubject } from '@vigil/kme-contract';
 import { BlockAdded, StreamName } from '@vigil/schemas';
 import type { SupplyBlock } from './pool.ts';
@@ -49,18 +49,50 @@ export class SupplyView {
   }
 }
 
-/** Reads sealed blocks by sequence and opens them; an erased block is gone for good. */
-export async function openBlocks(bus: Bus, ring: KekRing, seqs: readonly number[]): Promise<Map<number, Buffer>> {
-  const stream = bus.names.stream(StreamName.KeySupply);
-  const opened = new Map<number, Buffer>();
-  await Promise.all(
-    [...new Set(seqs)].map(async (seq) => {
-      const m = await bus.jsm.direct.getMessage(stream, { seq });
-      if (!m) throw new Error(`block ${seq} is not on KEY_SUPPLY`);
-      const event: unknown = m.json();
-      if (!BlockAdded.is(event)) throw new Error(`message ${seq} on KEY_SUPPLY is not a block`);
-      opened.set(seq, open(ring, { kekId: event.data.kek_id, data: Buffer.from(event.data.sealed, 'base64') }, blockContext(event.data.block_id)));
-    }),
-  );
-  return opened;
+/**
+ * Reads blocks by sequence and opens them. The sealed bytes of recent blocks are kept (sealed) in a small cache:
+ * consecutive requests cut from the same block, and fetching and decoding 64 KiB per request would dominate.
+ * An erased block is gone for good.
+ */
+export class BlockReader {
+  readonly #bus: Bus;
+  readonly #ring: KekRing;
+  readonly #cache = new Map<number, Sealed & { blockId: string }>();
+  readonly #capacity: number;
+
+  constructor(bus: Bus, ring: KekRing, capacity = 32) {
+    this.#bus = bus;
+    this.#ring = ring;
+    this.#capacity = capacity;
+  }
+
+  async open(seqs: readonly number[]): Promise<Map<number, Buffer>> {
+    const opened = new Map<number, Buffer>();
+    await Promise.all(
+      [...new Set(seqs)].map(async (seq) => {
+        const sealed = this.#cache.get(seq) ?? (await this.#fetch(seq));
+        opened.set(seq, open(this.#ring, sealed, blockContext(sealed.blockId)));
+      }),
+    );
+    return opened;
+  }
+
+  /** Drops a block from the cache (it was erased). */
+  forget(seq: number): void {
+    this.#cache.delete(seq);
+  }
+
+  async #fetch(seq: number): Promise<Sealed & { blockId: string }> {
+    const m = await this.#bus.jsm.direct.getMessage(this.#bus.names.stream(StreamName.KeySupply), { seq });
+    if (!m) throw new Error(`block ${seq} is not on KEY_SUPPLY`);
+    const event: unknown = m.json();
+    if (!BlockAdded.is(event)) throw new Error(`message ${seq} on KEY_SUPPLY is not a block`);
+    const sealed = { kekId: event.data.kek_id, data: Buffer.from(event.data.sealed, 'base64'), blockId: event.data.block_id };
+    this.#cache.set(seq, sealed);
+    if (this.#cache.size > this.#capacity) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
+    return sealed;
+  }
 }

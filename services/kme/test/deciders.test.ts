@@ -4,7 +4,17 @@ import { etsiMessages, KmeBadRequestError, KmeUnauthorizedError, KmeUnavailableE
 import fc from 'fast-check';
 import { keyIdOf, newRequestId, requestIdOf } from '../src/key-ids.ts';
 import { decideKeyRequest, evolveKeyRequest, initialKeyRequest, isSpent, type Delivery, type RequestEvent } from '../src/key-request.ts';
-import { availableBytes, checkKeyRequest, decideAllocation, keyMaterial, type SupplyBlock } from '../src/pool.ts';
+import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, type EncKeysCommand, type SupplyBlock } from '../src/pool.ts';
+
+/** One command's allocation: its ranges and the cursor after it, or the refusal. */
+function decideAllocation(command: EncKeysCommand, _link: Link, blocks: readonly SupplyBlock[], cursor: { blockSeq: number; offset: number } | undefined) {
+  const decision = decideAllocations([command], blocks, cursor);
+  const refused = decision.refused.get(command.requestId);
+  if (refused) throw refused;
+  const allocation = decision.draft?.data.allocations[0];
+  if (!decision.draft || !allocation) throw new Error('no allocation');
+  return { data: { ranges: allocation.ranges, next: decision.draft.data.next } };
+}
 import { decideTopology, emptyTopology, evolveTopology, topologyEvents, type Link, type TopologyDeclaration } from '../src/topology.ts';
 import { envelope, isEventOf } from '@vigil/bus';
 
@@ -97,6 +107,17 @@ describe('allocation', () => {
         }
       }),
     );
+  });
+
+  test('a group commit decides several requests in order; one too large is refused alone', () => {
+    const commands = [4, 1000, 2].map((number) => ({ ...command, requestId: newRequestId(), number }));
+    const decision = decideAllocations(commands, blocks, undefined);
+    assert.deepEqual(
+      decision.draft?.data.allocations.map((a) => a.key_count),
+      [4, 2],
+    );
+    assert.ok(decision.refused.get(commands[1]?.requestId ?? '') instanceof KmeUnavailableError);
+    assert.deepEqual(decision.draft?.data.allocations[1]?.ranges, [{ block_seq: 7, offset: 28, length: 22 }, { block_seq: 9, offset: 0, length: 42 }]);
   });
 
   test('not enough material is 503 with the count that is there', () => {

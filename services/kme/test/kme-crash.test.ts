@@ -93,8 +93,10 @@ test('a KME worker killed with SIGKILL under load never hands out a key twice, a
   const allocatedIds = new Set<string>();
   for (const { event } of pool.events) {
     if (!KeysAllocated.is(event)) continue;
-    allocatedBytes += (event.data.key_count * event.data.key_bits) / 8;
-    for (let i = 0; i < event.data.key_count; i++) allocatedIds.add(`${event.data.request_id.slice(0, 32)}${i.toString(16).padStart(4, '0')}`);
+    for (const a of event.data.allocations) {
+      allocatedBytes += (a.key_count * a.key_bits) / 8;
+      for (let i = 0; i < a.key_count; i++) allocatedIds.add(`${a.request_id.slice(0, 32)}${i.toString(16).padStart(4, '0')}`);
+    }
   }
   for (const id of keys.keys()) assert.ok(allocatedIds.has(id), `delivered key ${id} has no allocation`);
   const verifier = await startWorker();
