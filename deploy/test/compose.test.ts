@@ -552,21 +552,26 @@ describe('Vigil services in compose.yaml', () => {
       for (const mount of volumesOf(service(name), name)) {
         const source = bindSource(mount);
         if (source === undefined) assert.ok(names.includes(mount.source), `${name}: volume ${mount.source} is not declared`);
-        else assert.ok(existsSync(join(root, source)), `${name}: ${source} does not exist`);
+        // deploy/secrets/ is the operator's (keys, certificates): never in the repository, so not checked for.
+        else if (!source.replace(/^\.\//, '').startsWith('deploy/secrets/')) assert.ok(existsSync(join(root, source)), `${name}: ${source} does not exist`);
       }
     }
   });
 });
 
 describe('the edge', () => {
-  it('publishes the container port it listens on, on all interfaces', () => {
+  it('publishes the container ports it listens on (HTTP API and ETSI listener), on all interfaces', () => {
     assert.equal(typeof edgePort, 'number');
+    const etsiPort = settingValue(edgeEnv, 'VIGIL_ETSI_PORT') ?? settings.VIGIL_ETSI_PORT.fallback();
     const ports = portsOf(edge, 'edge');
     assert.ok(ports.length > 0, 'edge must publish a port');
-    for (const p of ports) assert.equal(p.target, edgePort, `edge publishes container port ${p.target} but listens on ${String(edgePort)}`);
-    assert.ok(ports.some((p) => p.published !== undefined), 'edge must publish to a host port');
-    const host = settingValue(edgeEnv, 'VIGIL_HTTP_HOST');
-    assert.ok(host === '0.0.0.0' || host === '::', `edge must listen on all interfaces in a container, not ${String(host)}`);
+    for (const p of ports) assert.ok(p.target === edgePort || p.target === etsiPort, `edge publishes container port ${p.target} but listens on ${String(edgePort)} and ${String(etsiPort)}`);
+    assert.ok(ports.some((p) => p.target === edgePort && p.published !== undefined), 'edge must publish its HTTP port to a host port');
+    assert.ok(ports.some((p) => p.target === etsiPort && p.published !== undefined), 'edge must publish its ETSI port to a host port');
+    for (const variable of ['VIGIL_HTTP_HOST', 'VIGIL_ETSI_HOST'] as const) {
+      const host = settingValue(edgeEnv, variable);
+      assert.ok(host === '0.0.0.0' || host === '::', `edge: ${variable} must be all interfaces in a container, not ${String(host)}`);
+    }
   });
 
   it('has no database', () => {

@@ -2,6 +2,7 @@ import Compile from 'typebox/compile';
 import { AnyEnvelope } from './envelope.ts';
 import type { EventDefinition } from './event-definition.ts';
 import { auditEvents } from './streams/audit.ts';
+import { authEvents } from './streams/auth.ts';
 import { kmeEvents } from './streams/kme.ts';
 
 const envelopeValidator = Compile(AnyEnvelope);
@@ -48,4 +49,4 @@ export class EventRegistry {
 }
 
 /** Every event Vigil declares. */
-export const vigilEvents = new EventRegistry([...auditEvents, ...kmeEvents]);
+export const vigilEvents = new EventRegistry([...auditEvents, ...kmeEvents, ...authEvents]);

@@ -69,21 +69,16 @@ export const Status = Type.Object(
 export type Status = Static<typeof Status>;
 
 /**
- * Keys as they cross the bus from a KME worker to the edge: each still sealed (AES-256-GCM under the KME's KEK,
- * bound to its key_ID), so key material never travels in clear; the edge opens them to answer the SAE.
+ * Keys as they cross the bus from a KME worker to the edge: their material sealed together (AES-256-GCM under the
+ * KME's KEK, bound to their key_IDs in order), so key material never travels in clear and a reply costs one
+ * cipher operation however many keys it holds; the edge opens it to answer the SAE.
  */
 export const SealedKeyContainer = Type.Object(
   {
-    keys: Type.Array(
-      Type.Object(
-        {
-          key_ID: KeyId,
-          kek_id: Type.String(),
-          sealed: Type.String({ contentEncoding: 'base64' }),
-        },
-        { additionalProperties: false },
-      ),
-    ),
+    keys: Type.Array(Type.Object({ key_ID: KeyId, bytes: Type.Integer({ minimum: 1, maximum: 131_072 }) }, { additionalProperties: false }), { maxItems: 65_536 }),
+    kek_id: Type.String(),
+    /** nonce ‖ ciphertext ‖ tag, base64: the keys' material joined in the order of `keys`. */
+    sealed: Type.String({ contentEncoding: 'base64' }),
   },
   { additionalProperties: false },
 );

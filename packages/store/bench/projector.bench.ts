@@ -1,7 +1,7 @@
 // Events appended and projected per second through Vigil's bus and projector runtime, each against its baseline
 // measured in the same run: raw JetStream publish, and raw multi-row INSERT through postgres.js.
 import { append, createEvent, type Delivery } from '@vigil/bus';
-import { availableDatabaseKinds, createTestDatabase, postgresServerUrl, startTestBus } from '@vigil/testkit';
+import { availableDatabaseKinds, createTestDatabase, emitBenchLine, pipelined, postgresServerUrl, startTestBus } from '@vigil/testkit';
 import { sql } from 'drizzle-orm';
 import { bigint, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
@@ -18,29 +18,15 @@ const benchRows = pgTable('bench_rows', {
   by: integer('by').notNull(),
 });
 
-function emit(line: Record<string, unknown>) {
-  console.log(JSON.stringify(line));
-}
-
-/** Runs `one(i)` for i < n with at most `window` in flight; returns per-second throughput. */
-async function pipelined(n: number, one: (i: number) => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: window }, async () => {
-      while (next < n) await one(next++);
-    }),
-  );
-  return n / ((performance.now() - started) / 1000);
-}
+const emit = emitBenchLine;
 
 const t = await startTestBus({ registry: testRegistry });
 try {
   const events = Array.from({ length: count }, (_, i) => createEvent(CounterIncremented, { by: (i % 100) + 1 }, { actor }));
   const payloads = events.map((e) => new TextEncoder().encode(JSON.stringify(e)));
 
-  const rawPublish = await pipelined(count, (i) => t.bus.js.publish(t.bus.names.subject(`auth.rawbench.s${i % 64}`), payloads[i] ?? new Uint8Array()));
-  const appendRate = await pipelined(count, (i) => {
+  const rawPublish = await pipelined(count, window, (i) => t.bus.js.publish(t.bus.names.subject(`auth.rawbench.s${i % 64}`), payloads[i] ?? new Uint8Array()));
+  const appendRate = await pipelined(count, window, (i) => {
     const event = events[i];
     if (!event) throw new Error('missing event');
     return append(t.bus, `auth.bench.s${i % 64}`, event);

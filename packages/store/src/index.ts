@@ -10,4 +10,12 @@ export {
   type ProjectorOptions,
   type RunningProjector,
 } from './projector.ts';
+export {
+  compareWithRebuild,
+  ProjectionBusyError,
+  rebuildProjection,
+  type ProjectionComparison,
+  type RebuildOptions,
+  type TableComparison,
+} from './projection-rebuild.ts';
 export * as schema from './schema.ts';

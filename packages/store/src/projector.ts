@@ -3,7 +3,7 @@ import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Js
 import { readMessage, rejectMessage, type Bus, type Delivery, type RejectionReason } from '@vigil/bus';
 import type { Logger } from '@vigil/log';
 import type { StreamName } from '@vigil/schemas';
-import { eq, sql } from 'drizzle-orm';
+import { eq, getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, Tx } from './database.ts';
 import { createLease, type Lease } from './lease.ts';
@@ -234,10 +234,16 @@ async function positionConsumer(bus: Bus, stream: string, durable: string, check
 /**
  * Empties a projection's tables and checkpoint in one transaction; its projector, started again, rebuilds it from
  * sequence 0. The projector must be stopped first.
+ *
+ * Tables are emptied with one TRUNCATE under the transaction-local setting `vigil.projection_reset = on`: an
+ * append-only table (audit_log) refuses UPDATE and DELETE always, and TRUNCATE unless that setting is on, so the
+ * only way to empty it is a reset whose rebuild from the stream gives the same rows back.
  */
 export async function resetProjection(database: Database, projection: Projection, logger: Logger): Promise<void> {
   await database.db.transaction(async (tx) => {
-    for (const table of projection.tables) await tx.delete(table);
+    await tx.execute(sql`select set_config('vigil.projection_reset', 'on', true)`);
+    const tables = projection.tables.map((table) => sql.identifier(getTableName(table)));
+    if (tables.length > 0) await tx.execute(sql`truncate ${sql.join(tables, sql`, `)}`);
     await tx.delete(projectionCheckpoints).where(eq(projectionCheckpoints.projection, projection.name));
   });
   logger.info({ projection: projection.name }, 'projection reset; it will rebuild from sequence 0');

@@ -4,6 +4,7 @@ import type { Config } from '@vigil/config';
 import type { Logger } from '@vigil/log';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { healthRoutes } from './health.ts';
+import { identityPlugin } from './identity/index.ts';
 import { metricsPlugin } from './metrics.ts';
 import { openapiPlugin } from './openapi.ts';
 import { classifyError, problemPlugin, sendProblem } from './problem.ts';
@@ -46,7 +47,8 @@ export async function buildEdge(options: EdgeOptions): Promise<FastifyInstance> 
   await app.register(problemPlugin, { bodyLimit });
   await app.register(securityPlugin, { corsOrigins: config.VIGIL_CORS_ORIGINS });
   await app.register(openapiPlugin, { version });
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { bus });
   await app.register(healthRoutes, { prefix: '/health', bus, version, requiredWorkers: config.VIGIL_READY_WORKERS });
+  await app.register(identityPlugin, { config, bus, logger });
   return app;
 }

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { rejectionCounts } from '@vigil/bus';
+import { rejectionCounts, type Bus } from '@vigil/bus';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import Type from 'typebox';
 import { problemResponses } from './problem.ts';
+import { registerWorkerGauges } from './worker-gauges.ts';
 
 /** Route label for requests no route matched: one value, so scanners cannot blow up the label set. */
 const unmatchedRoute = 'unmatched';
@@ -12,9 +13,10 @@ const unmatchedRoute = 'unmatched';
  * Prometheus metrics in a registry of this edge's own (not prom-client's global one), so two edges in one
  * process do not clash. Counting happens in onResponse, off the path that answers the client.
  */
-const metrics: FastifyPluginAsyncTypebox = async (app) => {
+const metrics: FastifyPluginAsyncTypebox<{ bus: Bus }> = async (app, options) => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerWorkerGauges(registry, options.bus);
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = new Counter({
     name: 'http_requests_total',

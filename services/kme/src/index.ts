@@ -4,3 +4,4 @@ export { applyTopology, applyTopologyFile, parseTopology } from './topology-file
 export type { TopologyDeclaration } from './topology.ts';
 export { Eraser, type EraserOptions } from './eraser.ts';
 export { ErasureLedger } from './erasure-ledger.ts';
+export { keyRequestsProjection, keySupplyProjection } from './projections.ts';

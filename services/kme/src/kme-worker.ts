@@ -191,11 +191,6 @@ export class KmeWorker {
   async encKeys(caller: Caller | undefined, data: EncKeysRequest): Promise<SealedKeyContainer> {
     const master = this.#identify(caller);
     const { slave, link } = this.#linkFor(master, data.slave_SAE_ID);
-    for (const extra of data.additional_slave_SAE_IDs ?? []) {
-      const sae = this.#topology.saes.get(extra);
-      if (!sae) throw new KmeBadRequestError(`additional slave SAE ${extra} is not known`);
-      if (sae.kmeId !== slave.kmeId) throw new KmeBadRequestError(`additional slave SAE ${extra} is not attached to KME ${slave.kmeId}`);
-    }
     const checked = checkKeyRequest(link, {
       master: master.id,
       slave: slave.id,
@@ -204,6 +199,12 @@ export class KmeWorker {
       ...(data.additional_slave_SAE_IDs ? { additional: data.additional_slave_SAE_IDs } : {}),
       ...(data.extension_mandatory ? { extensionMandatory: data.extension_mandatory } : {}),
     });
+    // Multicast shares one link's material: every slave must be at the far end of it.
+    for (const extra of data.additional_slave_SAE_IDs ?? []) {
+      const sae = this.#topology.saes.get(extra);
+      if (!sae) throw new KmeBadRequestError(`additional slave SAE ${extra} is not known`);
+      if (sae.kmeId !== slave.kmeId) throw new KmeBadRequestError(`additional slave SAE ${extra} is not attached to KME ${slave.kmeId}`);
+    }
     const delivery = await this.#allocate(link, {
       requestId: newRequestId(),
       kmeId: master.kmeId,
@@ -214,8 +215,8 @@ export class KmeWorker {
       expiresAt: new Date(Date.now() + this.#ttlMs).toISOString(),
     });
     await append(this.#bus, requestSubject(link.id, delivery.request_id), createEvent(KeysDelivered, delivery, { actor: { kind: 'sae', id: master.id } }));
-    const container = await this.#cut(delivery, Array.from({ length: delivery.key_count }, (_, i) => i));
-    await this.#auditGranted('enc_keys', master.id, link, delivery, container);
+    const container = this.#seal(await this.#cut(delivery, Array.from({ length: delivery.key_count }, (_, i) => i)));
+    await this.#auditGranted('enc_keys', master.id, link, delivery, container.keys.map((k) => k.key_ID));
     return container;
   }
 
@@ -300,7 +301,7 @@ export class KmeWorker {
       list.push(index);
       groups.set(requestId, list);
     }
-    const keys: SealedKeyContainer['keys'] = [];
+    const keys: { key_ID: string; material: Buffer }[] = [];
     const deliveries: Delivery[] = [];
     for (const [requestId, indexes] of groups) {
       const result = await handleCommand(this.#bus, {
@@ -312,37 +313,44 @@ export class KmeWorker {
       const delivery = result.state.delivered;
       if (!delivery) throw new KmeBadRequestError(etsiMessages.keysNotFound);
       deliveries.push(delivery);
-      keys.push(...(await this.#cut(delivery, indexes)).keys);
+      keys.push(...(await this.#cut(delivery, indexes)));
     }
-    for (const d of deliveries) await this.#auditGranted('dec_keys', slave.id, link, d, { keys: keys.filter((k) => requestIdOf(k.key_ID).requestId === d.request_id) });
+    for (const d of deliveries) {
+      await this.#auditGranted('dec_keys', slave.id, link, d, keys.flatMap((k) => (requestIdOf(k.key_ID).requestId === d.request_id ? [k.key_ID] : [])));
+    }
     // Keys come back in the order they were asked for.
     const order = new Map(data.key_IDs.map((id, i) => [id.toLowerCase(), i]));
     keys.sort((a, b) => (order.get(a.key_ID) ?? 0) - (order.get(b.key_ID) ?? 0));
-    return { keys };
+    return this.#seal(keys);
   }
 
-  /** Opens the blocks a delivery draws on, cuts the asked keys, and seals each for the edge. */
-  async #cut(delivery: Delivery, indexes: readonly number[]): Promise<SealedKeyContainer> {
+  /** Opens the blocks a delivery draws on and cuts the asked keys (the caller seals and zeroes them). */
+  async #cut(delivery: Delivery, indexes: readonly number[]): Promise<{ key_ID: string; material: Buffer }[]> {
     const blocks = await this.#blocks.open(delivery.ranges.map((r) => r.block_seq));
     try {
-      return {
-        keys: indexes.map((i) => {
-          const material = keyMaterial(delivery.ranges, delivery.key_bits, i, (seq) => {
-            const b = blocks.get(seq);
-            if (!b) throw new Error(`block ${seq} missing`);
-            return b;
-          });
-          const sealed = sealForEdge(this.#ring, keyIdOf(delivery.request_id, i), material);
-          material.fill(0);
-          return sealed;
+      return indexes.map((i) => ({
+        key_ID: keyIdOf(delivery.request_id, i),
+        material: keyMaterial(delivery.ranges, delivery.key_bits, i, (seq) => {
+          const b = blocks.get(seq);
+          if (!b) throw new Error(`block ${seq} missing`);
+          return b;
         }),
-      };
+      }));
     } finally {
       for (const b of blocks.values()) b.fill(0);
     }
   }
 
-  async #auditGranted(operation: 'enc_keys' | 'dec_keys', saeId: string, link: Link, delivery: Delivery, container: SealedKeyContainer): Promise<void> {
+  /** Seals keys for the edge in one container and zeroes the clear copies. */
+  #seal(keys: readonly { key_ID: string; material: Buffer }[]): SealedKeyContainer {
+    try {
+      return sealForEdge(this.#ring, keys);
+    } finally {
+      for (const k of keys) k.material.fill(0);
+    }
+  }
+
+  async #auditGranted(operation: 'enc_keys' | 'dec_keys', saeId: string, link: Link, delivery: Delivery, keyIds: readonly string[]): Promise<void> {
     const event = createEvent(
       KeyAccessGranted,
       {
@@ -354,7 +362,7 @@ export class KmeWorker {
         sae_id: saeId,
         master_SAE_ID: delivery.master_SAE_ID,
         slave_SAE_IDs: delivery.slave_SAE_IDs,
-        key_IDs: container.keys.map((k) => k.key_ID),
+        key_IDs: [...keyIds],
         key_bits: delivery.key_bits,
       },
       { actor: { kind: 'sae', id: saeId } },

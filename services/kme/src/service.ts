@@ -1,13 +1,15 @@
 import { kekFilePath, loadKekRing } from '@vigil/kme-contract';
 import type { ServiceModule } from '@vigil/runtime';
+import { startProjector } from '@vigil/store';
 import { Eraser } from './eraser.ts';
 import { KmeWorker } from './kme-worker.ts';
+import { keyRequestsProjection, keySupplyProjection } from './projections.ts';
 import { applyTopologyFile } from './topology-file.ts';
 
 /** The KME worker as a service: alone (`main.ts`) or inside `pnpm start`. */
 export const kmeService: ServiceModule = {
   name: 'kme',
-  usesDatabase: false,
+  usesDatabase: true,
   async start(context) {
     const { config, bus, logger } = context;
     const ring = loadKekRing(kekFilePath(config));
@@ -19,8 +21,12 @@ export const kmeService: ServiceModule = {
     await worker.start();
     const eraser = new Eraser({ bus, logger });
     await eraser.start();
+    const { database } = context;
+    const projections = database ? await Promise.all([keyRequestsProjection, keySupplyProjection].map((p) => startProjector(bus, database, p, { instance: context.instance }))) : [];
     return {
+      projections,
       async stop() {
+        for (const p of projections) await p.stop();
         await eraser.stop();
         await worker.stop();
       },

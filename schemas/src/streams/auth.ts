@@ -1,0 +1,185 @@
+import Type from 'typebox';
+import { TenantId } from '../envelope.ts';
+import { defineEvent, type EventDefinition } from '../event-definition.ts';
+import { StreamName } from '../stream-names.ts';
+import { AuditSeverity } from './audit.ts';
+
+// Identity and access on AUTH_EVENT, one aggregate per subject `auth.<tenant>.<aggregate>.<id>`. Nothing here holds
+// a password, token, TOTP secret or e-mail address in clear: passwords as argon2id PHC strings, tokens as SHA-256,
+// secrets and e-mail addresses sealed (AES-256-GCM under the identity KEK), e-mail in subjects as SHA-256.
+
+const Uuid = Type.String({ format: 'uuid' });
+const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const Instant = Type.String({ format: 'date-time' });
+/** Lowercase, no `@` (so a username is never an e-mail address), safe in logs. */
+export const Username = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{2,63}$' });
+export const RoleName = Type.Union([
+  Type.Literal('platform_admin'),
+  Type.Literal('owner'),
+  Type.Literal('admin'),
+  Type.Literal('operator'),
+  Type.Literal('auditor'),
+  Type.Literal('viewer'),
+]);
+const Roles = Type.Array(RoleName, { minItems: 1, maxItems: 6 });
+/** Sealed bytes (nonce ‖ ciphertext ‖ tag, base64) and the KEK that opens them. */
+const SealedValue = Type.Object({ kek_id: Type.String({ minLength: 1 }), sealed: Type.String({ contentEncoding: 'base64' }) }, { additionalProperties: false });
+
+const object = <P extends Parameters<typeof Type.Object>[0]>(properties: P) => Type.Object(properties, { additionalProperties: false });
+
+// Tenant, on `auth.<tenant>.tenant.<tenant>`: seats settle the user quota by expected sequence.
+
+export const TenantCreated = defineEvent(
+  StreamName.AuthEvent,
+  'auth.tenant.created',
+  1,
+  object({ tenant_id: TenantId, name: Type.String({ minLength: 1, maxLength: 200 }), max_users: Type.Integer({ minimum: 1 }) }),
+);
+export const TenantSuspended = defineEvent(StreamName.AuthEvent, 'auth.tenant.suspended', 1, object({ reason: Type.String({ maxLength: 500 }) }));
+export const SeatTaken = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_taken', 1, object({ user_id: Uuid }));
+export const SeatReleased = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_released', 1, object({ user_id: Uuid }));
+
+// Unique names, on `auth.<tenant>.username.<sha256>` and `auth.<tenant>.email.<sha256>`: the first append wins.
+
+export const NameClaimed = defineEvent(StreamName.AuthEvent, 'auth.claim.taken', 1, object({ user_id: Uuid }));
+export const NameReleased = defineEvent(StreamName.AuthEvent, 'auth.claim.released', 1, object({ user_id: Uuid }));
+
+// User and credentials, on `auth.<tenant>.user.<user_id>`: failed attempts are counted here, exactly.
+
+export const UserCreated = defineEvent(
+  StreamName.AuthEvent,
+  'auth.user.created',
+  1,
+  object({ user_id: Uuid, username: Username, email_sha256: Sha256Hex, email: SealedValue, roles: Roles }),
+);
+export const PasswordSet = defineEvent(
+  StreamName.AuthEvent,
+  'auth.user.password_set',
+  1,
+  object({ password_hash: Type.String({ pattern: '^\\$argon2id\\$' }), by: Type.Union([Type.Literal('self'), Type.Literal('admin')]) }),
+);
+export const UserDisabled = defineEvent(StreamName.AuthEvent, 'auth.user.disabled', 1, object({ reason: Type.String({ maxLength: 500 }) }));
+/**
+ * A failed attempt, counted toward a lockout per factor. The attempt that reaches the threshold carries the lock in
+ * the same event, so the count and the lock are one append: under concurrent attempts the lock comes at exactly
+ * the threshold, never one later.
+ */
+export const LoginFailed = defineEvent(
+  StreamName.AuthEvent,
+  'auth.user.login_failed',
+  1,
+  object({
+    factor: Type.Union([Type.Literal('password'), Type.Literal('totp')]),
+    reason: Type.Union([Type.Literal('wrong'), Type.Literal('replayed')]),
+    locked_until: Type.Optional(Instant),
+  }),
+);
+/** A login completed: consecutive failures start again from zero; with TOTP, its time step is spent in the same event. */
+export const LoggedIn = defineEvent(
+  StreamName.AuthEvent,
+  'auth.user.logged_in',
+  1,
+  object({ session_id: Uuid, expires_at: Instant, mfa: Type.Boolean(), totp_step: Type.Optional(Type.Integer({ minimum: 0 })) }),
+);
+export const SessionEnded = defineEvent(StreamName.AuthEvent, 'auth.user.session_ended', 1, object({ session_id: Uuid }));
+export const MfaEnrolled = defineEvent(StreamName.AuthEvent, 'auth.user.mfa_enrolled', 1, object({ enrollment_id: Uuid, secret: SealedValue }));
+export const MfaConfirmed = defineEvent(StreamName.AuthEvent, 'auth.user.mfa_confirmed', 1, object({ enrollment_id: Uuid, step: Type.Integer({ minimum: 0 }) }));
+// Session, on `auth.<tenant>.session.<session_id>`: refresh rotation is settled by expected sequence.
+
+const RevocationReason = Type.Union([
+  Type.Literal('logout'),
+  Type.Literal('refresh_reuse'),
+  Type.Literal('idle_timeout'),
+  Type.Literal('expired'),
+  Type.Literal('session_limit'),
+  Type.Literal('user_disabled'),
+  Type.Literal('revoked'),
+]);
+export const SessionStarted = defineEvent(
+  StreamName.AuthEvent,
+  'auth.session.started',
+  1,
+  object({ user_id: Uuid, roles: Roles, refresh_sha256: Sha256Hex, expires_at: Instant, mfa: Type.Boolean() }),
+);
+export const SessionRefreshed = defineEvent(StreamName.AuthEvent, 'auth.session.refreshed', 1, object({ refresh_sha256: Sha256Hex }));
+export const SessionRevoked = defineEvent(StreamName.AuthEvent, 'auth.session.revoked', 1, object({ reason: RevocationReason }));
+
+// Security events on AUDIT, `audit.<tenant>.authentication` and `audit.<tenant>.authorization`.
+
+const Factor = Type.Union([Type.Literal('password'), Type.Literal('totp')]);
+export const LoginSucceededAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.login_succeeded',
+  1,
+  object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid, session_id: Uuid, mfa: Type.Boolean() }),
+);
+export const LoginFailedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.login_failed',
+  1,
+  object({
+    category: Type.Literal('authentication'),
+    severity: AuditSeverity,
+    /** Absent when no such user exists; the username is then only hashed. */
+    user_id: Type.Optional(Uuid),
+    username_sha256: Sha256Hex,
+    factor: Factor,
+    reason: Type.Union([Type.Literal('wrong'), Type.Literal('replayed'), Type.Literal('locked'), Type.Literal('disabled'), Type.Literal('unknown_user')]),
+  }),
+);
+export const AccountLockedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.account_locked',
+  1,
+  object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid, until: Instant, failures: Type.Integer({ minimum: 1 }), factor: Factor }),
+);
+export const RefreshReuseAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.refresh_reuse_detected',
+  1,
+  object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid, session_id: Uuid }),
+);
+export const SessionRevokedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.session_revoked',
+  1,
+  object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid, session_id: Uuid, reason: RevocationReason }),
+);
+export const AccessDeniedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.access_denied',
+  1,
+  object({
+    category: Type.Literal('authorization'),
+    severity: AuditSeverity,
+    user_id: Type.String({ minLength: 1, maxLength: 200 }),
+    permission: Type.String({ maxLength: 100 }),
+    route: Type.String({ maxLength: 300 }),
+  }),
+);
+
+export const authEvents: readonly EventDefinition[] = [
+  TenantCreated,
+  TenantSuspended,
+  SeatTaken,
+  SeatReleased,
+  NameClaimed,
+  NameReleased,
+  UserCreated,
+  PasswordSet,
+  UserDisabled,
+  LoginFailed,
+  LoggedIn,
+  SessionEnded,
+  MfaEnrolled,
+  MfaConfirmed,
+  SessionStarted,
+  SessionRefreshed,
+  SessionRevoked,
+  LoginSucceededAudit,
+  LoginFailedAudit,
+  AccountLockedAudit,
+  RefreshReuseAudit,
+  SessionRevokedAudit,
+  AccessDeniedAudit,
+];

@@ -1,0 +1,221 @@
+// The audit hash chain, free of I/O: what a record is, how it is hashed, how a chain is built and checked. The
+// projector, `vigil audit verify` and the README's algorithm for auditors all mean exactly this module.
+import { hash } from 'node:crypto';
+import { ChainCheckpointed, type AnyEnvelope } from '@vigil/schemas';
+import { canonicalJson } from './canonical-json.ts';
+
+export { canonicalJson };
+
+/** The name auditors find in checkpoints and exports: SHA-256 over prev_hash ‖ RFC 8785 JSON of the record. */
+export const chainAlgorithm = 'sha256-jcs-v1';
+
+/** The `prev_hash` of the first record: 32 zero bytes. */
+export const genesisHash = '0'.repeat(64);
+
+export type JsonObject = { readonly [key: string]: unknown };
+
+/** One record of the chain: every field here, and nothing else, is hashed. */
+export interface AuditRecord {
+  /** The record's number in the chain, from 1. */
+  readonly position: number;
+  /** Its AUDIT stream sequence. */
+  readonly seq: number;
+  readonly event_id: string;
+  readonly type: string;
+  readonly v: number;
+  /** The event's time as UTC ISO 8601 to the millisecond (`new Date(at).toISOString()`). */
+  readonly at: string;
+  readonly tenant: string | null;
+  readonly actor: { readonly kind: string; readonly id: string };
+  readonly correlation_id: string;
+  readonly causation_id: string | null;
+  readonly category: string;
+  readonly severity: string;
+  /** The AUDIT subject the event was appended to. */
+  readonly subject: string;
+  /** The event's data less `category` and `severity`. */
+  readonly details: JsonObject;
+}
+
+export interface ChainedRecord extends AuditRecord {
+  readonly prev_hash: string;
+  readonly hash: string;
+}
+
+/** An AUDIT event before the chain gives it a position. */
+export type AuditEntry = Omit<AuditRecord, 'position'>;
+
+export interface ChainHead {
+  readonly position: number;
+  readonly hash: string;
+}
+
+export const emptyChain: ChainHead = { position: 0, hash: genesisHash };
+
+/** The fields of a record, in a fresh object: a chained record's hashes must not hash themselves. */
+export function recordFields(r: AuditRecord): AuditRecord {
+  return {
+    position: r.position,
+    seq: r.seq,
+    event_id: r.event_id,
+    type: r.type,
+    v: r.v,
+    at: r.at,
+    tenant: r.tenant,
+    actor: { kind: r.actor.kind, id: r.actor.id },
+    correlation_id: r.correlation_id,
+    causation_id: r.causation_id,
+    category: r.category,
+    severity: r.severity,
+    subject: r.subject,
+    details: r.details,
+  };
+}
+
+/** `SHA-256(bytes of prev_hash ‖ UTF-8 of JCS(record))`, lowercase hex. */
+export function chainHash(prevHash: string, record: AuditRecord): string {
+  return hash('sha256', Buffer.concat([Buffer.from(prevHash, 'hex'), Buffer.from(canonicalJson(recordFields(record)), 'utf8')]), 'hex');
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const categories = new Set(['authentication', 'authorization', 'key_access', 'certificate_validation', 'device_access', 'administration', 'system']);
+const severities = new Set(['info', 'notice', 'warning', 'critical']);
+
+/**
+ * The chain entry of an AUDIT event, or undefined for a checkpoint (a statement about the chain, not part of it).
+ * Every AUDIT event declares `category` and `severity` in its data; an event that does not is filed as system/info.
+ */
+export function entryOf(seq: number, subject: string, event: AnyEnvelope): AuditEntry | undefined {
+  if (ChainCheckpointed.is(event)) return undefined;
+  const data: JsonObject = isJsonObject(event.data) ? event.data : { data: event.data };
+  const { category, severity, ...details } = data;
+  return {
+    seq,
+    event_id: event.id,
+    type: event.type,
+    v: event.v,
+    at: new Date(event.at).toISOString(),
+    tenant: event.tenant ?? null,
+    actor: { kind: event.actor.kind, id: event.actor.id },
+    correlation_id: event.correlation_id,
+    causation_id: event.causation_id ?? null,
+    category: typeof category === 'string' && categories.has(category) ? category : 'system',
+    severity: typeof severity === 'string' && severities.has(severity) ? severity : 'info',
+    subject,
+    details,
+  };
+}
+
+/** A checkpoint event's claim: the chain's record at `position` (stream `seq`) has `hash`. */
+export interface Checkpoint {
+  /** The AUDIT stream sequence of the checkpoint event itself. */
+  readonly streamSeq: number;
+  readonly position: number;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export function checkpointOf(streamSeq: number, event: AnyEnvelope): Checkpoint | undefined {
+  if (!ChainCheckpointed.is(event)) return undefined;
+  return { streamSeq, position: event.data.position, seq: event.data.seq, hash: event.data.hash };
+}
+
+/**
+ * Extends a chain one entry at a time. An event id already in the chain is skipped: a publish retried after the
+ * server's duplicate window is stored twice on the stream, but it is one event and is recorded once.
+ */
+export class ChainBuilder {
+  #head: ChainHead;
+  readonly #alreadyChained: ReadonlySet<string>;
+  readonly #chained = new Set<string>();
+
+  /** `alreadyChained`: ids known to be in the chain before `head` (the projector asks the table for a batch's ids). */
+  constructor(head: ChainHead = emptyChain, alreadyChained: ReadonlySet<string> = new Set()) {
+    this.#head = head;
+    this.#alreadyChained = alreadyChained;
+  }
+
+  get head(): ChainHead {
+    return this.#head;
+  }
+
+  append(entry: AuditEntry): ChainedRecord | undefined {
+    if (this.#alreadyChained.has(entry.event_id) || this.#chained.has(entry.event_id)) return undefined;
+    this.#chained.add(entry.event_id);
+    const record: AuditRecord = { ...entry, position: this.#head.position + 1 };
+    const hash = chainHash(this.#head.hash, record);
+    const chained: ChainedRecord = { ...record, prev_hash: this.#head.hash, hash };
+    this.#head = { position: record.position, hash };
+    return chained;
+  }
+}
+
+/** The first broken link found: which record, what was expected there and what was found. */
+export interface ChainBreak {
+  readonly position: number;
+  readonly seq: number | null;
+  readonly problem: string;
+  readonly expected: string;
+  readonly found: string;
+}
+
+/**
+ * Checks a stored chain record by record, in position order: no record missing, each linked to the one before,
+ * each hash the hash of its own content. Catches an edited row, rows moved, and a row deleted anywhere but at the
+ * end (the end is checked against the stream and its checkpoints).
+ */
+export class StoredChainCheck {
+  #head: ChainHead = emptyChain;
+
+  get head(): ChainHead {
+    return this.#head;
+  }
+
+  push(row: ChainedRecord): ChainBreak | undefined {
+    const wanted = this.#head.position + 1;
+    if (row.position !== wanted) {
+      return { position: wanted, seq: null, problem: `record ${wanted} is missing`, expected: `position ${wanted}`, found: `position ${row.position} (seq ${row.seq})` };
+    }
+    if (row.prev_hash !== this.#head.hash) {
+      return { position: row.position, seq: row.seq, problem: 'prev_hash does not link to the record before', expected: this.#head.hash, found: row.prev_hash };
+    }
+    const hash = chainHash(row.prev_hash, row);
+    if (hash !== row.hash) {
+      return { position: row.position, seq: row.seq, problem: 'content does not match its hash', expected: hash, found: row.hash };
+    }
+    this.#head = { position: row.position, hash: row.hash };
+    return undefined;
+  }
+}
+
+/** Compares a stored record with the one recomputed from the stream at the same position. */
+export function compareWithStream(fromStream: ChainedRecord, stored: ChainedRecord | undefined): ChainBreak | undefined {
+  if (!stored) {
+    return { position: fromStream.position, seq: fromStream.seq, problem: 'record on the stream is missing from the table', expected: fromStream.hash, found: 'no record' };
+  }
+  if (stored.seq !== fromStream.seq || stored.hash !== fromStream.hash) {
+    return {
+      position: fromStream.position,
+      seq: fromStream.seq,
+      problem: stored.seq === fromStream.seq ? 'record differs from the stream' : `table has seq ${stored.seq} where the stream has seq ${fromStream.seq}`,
+      expected: fromStream.hash,
+      found: stored.hash,
+    };
+  }
+  return undefined;
+}
+
+/** Checks a checkpoint against the chain's hash at its position (undefined: the chain has no such record). */
+export function checkCheckpoint(checkpoint: Checkpoint, recorded: { seq: number; hash: string } | undefined, where: string): ChainBreak | undefined {
+  if (recorded && recorded.seq === checkpoint.seq && recorded.hash === checkpoint.hash) return undefined;
+  return {
+    position: checkpoint.position,
+    seq: checkpoint.seq,
+    problem: `checkpoint at stream seq ${checkpoint.streamSeq} does not match the ${where}`,
+    expected: checkpoint.hash,
+    found: recorded ? `${recorded.hash} (seq ${recorded.seq})` : 'no record',
+  };
+}

@@ -1,0 +1,34 @@
+import type { Bus } from '@vigil/bus';
+import type { Config } from '@vigil/config';
+import type { Logger } from '@vigil/log';
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { AccessTokenVerifier } from './access-token-verifier.ts';
+import { authenticationPlugin } from './authentication.ts';
+import { RevocationList } from './revocation-list.ts';
+import { identityRoutes } from './routes.ts';
+import './principal.ts';
+
+export interface IdentityEdgeOptions {
+  readonly config: Config;
+  readonly bus: Bus;
+  readonly logger: Logger;
+}
+
+/** Identity at the edge: token verification and permissions for every later route, the revocation feed, the routes. */
+const identity: FastifyPluginAsync<IdentityEdgeOptions> = async (app, { config, bus, logger }) => {
+  const verifier = new AccessTokenVerifier({ bus, logger, issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS });
+  const revocations = new RevocationList({ bus, logger, accessTokenMs: config.VIGIL_ACCESS_TOKEN_SECONDS * 1000 });
+  await revocations.start();
+  verifier.start();
+  app.addHook('onClose', async () => {
+    verifier.stop();
+    await revocations.stop();
+  });
+  await app.register(authenticationPlugin, { bus, logger, verifier, revocations });
+  await app.register(identityRoutes, { bus, verifier, revocations, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS, authRateLimit: config.VIGIL_AUTH_RATE_LIMIT });
+};
+
+export const identityPlugin = fp(identity, { name: 'vigil-identity', fastify: '5.x' });
+export type { Principal } from './principal.ts';
+export { principalOf } from './authentication.ts';

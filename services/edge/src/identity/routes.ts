@@ -1,0 +1,188 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { request, type Bus, type Caller } from '@vigil/bus';
+import {
+  ConfirmMfaRequest,
+  CreateTenantRequest,
+  Done,
+  identitySubjects,
+  Jwks,
+  LoginRequest,
+  LoginResult,
+  MfaEnrollment,
+  NewUser,
+  parseDone,
+  parseLoginResult,
+  parseMfaEnrollment,
+  parseSessionList,
+  parseTenantCreated,
+  parseTokenPair,
+  parseUserCreated,
+  permissions,
+  RefreshRequest,
+  SessionList,
+  TenantCreatedResult,
+  TokenPair,
+  UserCreatedResult,
+  VerifyMfaRequest,
+} from '@vigil/identity-contract';
+import Type from 'typebox';
+import { problemResponses } from '../problem.ts';
+import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import { principalOf } from './authentication.ts';
+import type { Principal } from './principal.ts';
+import type { RevocationList } from './revocation-list.ts';
+
+export interface IdentityRouteOptions {
+  readonly bus: Bus;
+  readonly verifier: AccessTokenVerifier;
+  readonly revocations: RevocationList;
+  readonly timeoutMs: number;
+  /** Requests per minute per client address on each sign-in route. */
+  readonly authRateLimit: number;
+}
+
+const callerOf = (p: Principal): Caller => ({ actor: { kind: 'user', id: p.userId }, tenant: p.tenant });
+
+/**
+ * Sign-in, sessions, TOTP and the first administration routes. Every route declares a permission or that it is
+ * public (checked as it is registered); sign-in routes are rate-limited per client address (429 with Retry-After).
+ */
+export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, options) => {
+  const { bus, verifier, revocations, timeoutMs } = options;
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.hide === true || route.config?.permission || route.config?.public === true) return;
+    throw new Error(`route policy: ${String(route.method)} ${route.url} declares neither a permission nor public access`);
+  });
+  await app.register(rateLimit, { global: false, addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true } });
+  const limited = { max: options.authRateLimit, timeWindow: 60_000 };
+  const auth = ['authentication'];
+  const admin = ['administration'];
+  const ask = <R>(subject: string, data: unknown, parse: (r: unknown) => R, caller?: Caller) =>
+    request(bus, subject, data, { timeoutMs, parse, ...(caller ? { caller } : {}) });
+
+  app.post(
+    '/auth/login',
+    {
+      config: { public: true, rateLimit: limited },
+      schema: {
+        summary: 'Sign in with a username and password',
+        description:
+          'Returns tokens, or an MFA challenge when the account has TOTP. Any failure (unknown user, wrong password, locked or disabled account) is the same 401.',
+        tags: auth,
+        body: LoginRequest,
+        response: { 200: LoginResult, ...problemResponses },
+      },
+    },
+    async (req) => ask(identitySubjects.login, req.body, parseLoginResult),
+  );
+
+  app.post(
+    '/auth/mfa/verify',
+    {
+      config: { public: true, rateLimit: limited },
+      schema: { summary: 'Complete a sign-in with a TOTP code', description: 'Each code is accepted once.', tags: auth, body: VerifyMfaRequest, response: { 200: TokenPair, ...problemResponses } },
+    },
+    async (req) => ask(identitySubjects.verifyMfa, req.body, parseTokenPair),
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      config: { public: true, rateLimit: limited },
+      schema: {
+        summary: 'Exchange a refresh token for new tokens',
+        description: 'The refresh token is rotated. Presenting a rotated token again revokes the whole session.',
+        tags: auth,
+        body: RefreshRequest,
+        response: { 200: TokenPair, ...problemResponses },
+      },
+    },
+    async (req) => ask(identitySubjects.refresh, req.body, parseTokenPair),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      config: { permission: permissions.profileSelf },
+      schema: { summary: 'Sign out: end this session', description: 'Its tokens stop working at every edge within a second.', tags: auth, response: { 200: Done, ...problemResponses } },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const done = await ask(identitySubjects.logout, { session_id: p.sessionId }, parseDone, callerOf(p));
+      revocations.add(p.sessionId);
+      return done;
+    },
+  );
+
+  app.get(
+    '/auth/sessions',
+    { config: { permission: permissions.profileSelf }, schema: { summary: 'My sessions', tags: auth, response: { 200: SessionList, ...problemResponses } } },
+    async (req) => {
+      const p = principalOf(req);
+      return ask(identitySubjects.sessions, { session_id: p.sessionId }, parseSessionList, callerOf(p));
+    },
+  );
+
+  app.delete(
+    '/auth/sessions/:id',
+    {
+      config: { permission: permissions.profileSelf },
+      schema: {
+        summary: 'End a session',
+        description: 'One of my own, or, with sessions:revoke, anyone’s in my tenant.',
+        tags: auth,
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        response: { 200: Done, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const p = principalOf(req);
+      const done = await ask(identitySubjects.revokeSession, { session_id: req.params.id, current_session_id: p.sessionId }, parseDone, callerOf(p));
+      revocations.add(req.params.id);
+      return done;
+    },
+  );
+
+  app.post(
+    '/auth/mfa/enroll',
+    {
+      config: { permission: permissions.profileSelf },
+      schema: { summary: 'Start TOTP enrolment', description: 'Returns the otpauth:// URI for a QR code; confirm with a code to enable.', tags: auth, response: { 200: MfaEnrollment, ...problemResponses } },
+    },
+    async (req) => ask(identitySubjects.enrollMfa, {}, parseMfaEnrollment, callerOf(principalOf(req))),
+  );
+
+  app.post(
+    '/auth/mfa/confirm',
+    {
+      config: { permission: permissions.profileSelf },
+      schema: { summary: 'Enable TOTP with a first code', tags: auth, body: ConfirmMfaRequest, response: { 200: Done, ...problemResponses } },
+    },
+    async (req) => ask(identitySubjects.confirmMfa, req.body, parseDone, callerOf(principalOf(req))),
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    { config: { public: true }, schema: { summary: 'Access token signing keys (JWKS)', tags: auth, response: { 200: Jwks, ...problemResponses } } },
+    async () => verifier.jwks(),
+  );
+
+  app.post(
+    '/tenants',
+    {
+      config: { permission: permissions.tenantsCreate },
+      schema: { summary: 'Create a tenant and its owner', tags: admin, body: CreateTenantRequest, response: { 201: TenantCreatedResult, ...problemResponses } },
+    },
+    async (req, reply) => reply.code(201).send(await ask(identitySubjects.createTenant, req.body, parseTenantCreated, callerOf(principalOf(req)))),
+  );
+
+  app.post(
+    '/users',
+    {
+      config: { permission: permissions.usersCreate },
+      schema: { summary: 'Create a user in my tenant', description: 'The tenant is the caller’s, never one named in the body.', tags: admin, body: NewUser, response: { 201: UserCreatedResult, ...problemResponses } },
+    },
+    async (req, reply) => reply.code(201).send(await ask(identitySubjects.createUser, req.body, parseUserCreated, callerOf(principalOf(req)))),
+  );
+};

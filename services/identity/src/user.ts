@@ -1,0 +1,207 @@
+import type { Decider, EventDraft } from '@vigil/bus';
+import { MfaFailedError, MfaStateError, type Role } from '@vigil/identity-contract';
+import {
+  LoggedIn,
+  LoginFailed,
+  MfaConfirmed,
+  MfaEnrolled,
+  PasswordSet,
+  SessionEnded,
+  UserCreated,
+  UserDisabled,
+  type DataOf,
+  type EventOf,
+} from '@vigil/schemas';
+
+export const userEvents = [UserCreated, PasswordSet, UserDisabled, LoginFailed, LoggedIn, SessionEnded, MfaEnrolled, MfaConfirmed] as const;
+export type UserEvent = EventOf<(typeof userEvents)[number]>;
+export type SealedSecret = DataOf<typeof MfaEnrolled>['secret'];
+export type Factor = 'password' | 'totp';
+
+export interface UserState {
+  readonly id?: string;
+  readonly username?: string;
+  readonly roles: readonly Role[];
+  readonly disabled: boolean;
+  readonly passwordHash?: string;
+  /** How many times the password was set: a verification made against an older one no longer counts. */
+  readonly passwordVersion: number;
+  /** Consecutive failures per factor since the last login or lock. */
+  readonly failures: Readonly<Record<Factor, number>>;
+  readonly lockedUntil?: number;
+  readonly pendingMfa?: { readonly enrollmentId: string; readonly secret: SealedSecret };
+  readonly mfa?: { readonly secret: SealedSecret };
+  /** The last TOTP time step accepted; a code of this step or an earlier one is refused. */
+  readonly lastTotpStep: number;
+  /** Sessions opened and not known to be ended, oldest first. */
+  readonly sessions: readonly { readonly id: string; readonly expiresAt: number }[];
+}
+
+export interface LockoutPolicy {
+  readonly threshold: number;
+  readonly lockMs: number;
+}
+
+/** A session a successful attempt opens. */
+export interface NewSession {
+  readonly id: string;
+  readonly expiresAt: number;
+}
+
+export type UserCommand =
+  | {
+      readonly kind: 'create';
+      readonly data: DataOf<typeof UserCreated>;
+      readonly passwordHash?: string;
+    }
+  | { readonly kind: 'set_password'; readonly passwordHash: string; readonly by: 'self' | 'admin' }
+  | { readonly kind: 'disable'; readonly reason: string }
+  | {
+      readonly kind: 'password_attempt';
+      /** The outcome of comparing the password with `passwordVersion`'s hash, done outside (argon2id is I/O here). */
+      readonly matched: boolean;
+      readonly passwordVersion: number;
+      readonly now: number;
+      readonly session: NewSession;
+      readonly policy: LockoutPolicy;
+    }
+  | {
+      readonly kind: 'totp_attempt';
+      /** The time step the code belongs to, or undefined when it matches none near now. */
+      readonly step: number | undefined;
+      readonly now: number;
+      readonly session: NewSession;
+      readonly policy: LockoutPolicy;
+    }
+  | { readonly kind: 'end_session'; readonly sessionId: string }
+  | { readonly kind: 'enroll_mfa'; readonly enrollmentId: string; readonly secret: SealedSecret }
+  | { readonly kind: 'confirm_mfa'; readonly enrollmentId: string; readonly step: number | undefined };
+
+export const initialUser: UserState = {
+  roles: [],
+  disabled: false,
+  passwordVersion: 0,
+  failures: { password: 0, totp: 0 },
+  lastTotpStep: -1,
+  sessions: [],
+};
+
+export function evolveUser(state: UserState, event: UserEvent): UserState {
+  switch (event.type) {
+    case 'auth.user.created':
+      return { ...state, id: event.data.user_id, username: event.data.username, roles: event.data.roles };
+    case 'auth.user.password_set':
+      return { ...state, passwordHash: event.data.password_hash, passwordVersion: state.passwordVersion + 1 };
+    case 'auth.user.disabled':
+      return { ...state, disabled: true };
+    case 'auth.user.login_failed': {
+      const factor = event.data.factor;
+      if (event.data.locked_until !== undefined) {
+        return { ...state, failures: { ...state.failures, [factor]: 0 }, lockedUntil: Date.parse(event.data.locked_until) };
+      }
+      return { ...state, failures: { ...state.failures, [factor]: state.failures[factor] + 1 } };
+    }
+    case 'auth.user.logged_in':
+      return {
+        ...state,
+        failures: { password: 0, totp: 0 },
+        lastTotpStep: event.data.totp_step ?? state.lastTotpStep,
+        sessions: [...state.sessions, { id: event.data.session_id, expiresAt: Date.parse(event.data.expires_at) }],
+      };
+    case 'auth.user.session_ended':
+      return { ...state, sessions: state.sessions.filter((s) => s.id !== event.data.session_id) };
+    case 'auth.user.mfa_enrolled':
+      return { ...state, pendingMfa: { enrollmentId: event.data.enrollment_id, secret: event.data.secret } };
+    case 'auth.user.mfa_confirmed': {
+      const pending = state.pendingMfa;
+      if (!pending) return state;
+      const { pendingMfa: _done, ...rest } = state;
+      return { ...rest, mfa: { secret: pending.secret }, lastTotpStep: Math.max(state.lastTotpStep, event.data.step) };
+    }
+  }
+}
+
+export function isLocked(state: UserState, now: number): boolean {
+  return state.lockedUntil !== undefined && state.lockedUntil > now;
+}
+
+/** Whether a user may attempt to sign in at all; the attempt's outcome says nothing of which check failed. */
+export function mayAttempt(state: UserState, now: number): boolean {
+  return state.id !== undefined && !state.disabled && !isLocked(state, now);
+}
+
+type Draft = EventDraft<UserEvent['type'], 1, UserEvent['data']>;
+
+function failure(state: UserState, factor: Factor, reason: 'wrong' | 'replayed', now: number, policy: LockoutPolicy): Draft {
+  const failures = state.failures[factor] + 1;
+  const locks = failures >= policy.threshold;
+  return {
+    type: 'auth.user.login_failed',
+    v: 1,
+    data: { factor, reason, ...(locks ? { locked_until: new Date(now + policy.lockMs).toISOString() } : {}) },
+  };
+}
+
+/**
+ * A user's credentials and sign-in state. Each attempt is one append with the expected sequence of the user's
+ * subject, so concurrent attempts are counted one by one and the lock lands exactly at the threshold.
+ */
+export function decideUser(command: UserCommand, state: UserState): Draft[] {
+  switch (command.kind) {
+    case 'create': {
+      if (state.id !== undefined) return [];
+      const created: Draft = { type: 'auth.user.created', v: 1, data: command.data };
+      return command.passwordHash ? [created, { type: 'auth.user.password_set', v: 1, data: { password_hash: command.passwordHash, by: 'admin' } }] : [created];
+    }
+    case 'set_password':
+      if (state.id === undefined) return [];
+      return [{ type: 'auth.user.password_set', v: 1, data: { password_hash: command.passwordHash, by: command.by } }];
+    case 'disable':
+      return state.id === undefined || state.disabled ? [] : [{ type: 'auth.user.disabled', v: 1, data: { reason: command.reason } }];
+    case 'password_attempt': {
+      // Refused before counting: a locked account does not extend its own lock, and a stale check counts for nothing.
+      if (!mayAttempt(state, command.now) || command.passwordVersion !== state.passwordVersion) return [];
+      if (!command.matched) return [failure(state, 'password', 'wrong', command.now, command.policy)];
+      // The second factor comes next; the failures are cleared only when it succeeds.
+      if (state.mfa) return [];
+      return [{ type: 'auth.user.logged_in', v: 1, data: { session_id: command.session.id, expires_at: new Date(command.session.expiresAt).toISOString(), mfa: false } }];
+    }
+    case 'totp_attempt': {
+      if (!mayAttempt(state, command.now) || !state.mfa) return [];
+      if (command.step === undefined) return [failure(state, 'totp', 'wrong', command.now, command.policy)];
+      if (command.step <= state.lastTotpStep) return [failure(state, 'totp', 'replayed', command.now, command.policy)];
+      return [
+        {
+          type: 'auth.user.logged_in',
+          v: 1,
+          data: { session_id: command.session.id, expires_at: new Date(command.session.expiresAt).toISOString(), mfa: true, totp_step: command.step },
+        },
+      ];
+    }
+    case 'end_session':
+      return state.sessions.some((s) => s.id === command.sessionId) ? [{ type: 'auth.user.session_ended', v: 1, data: { session_id: command.sessionId } }] : [];
+    case 'enroll_mfa':
+      if (state.id === undefined) return [];
+      if (state.mfa) throw new MfaStateError('MFA is already enabled');
+      return [{ type: 'auth.user.mfa_enrolled', v: 1, data: { enrollment_id: command.enrollmentId, secret: command.secret } }];
+    case 'confirm_mfa': {
+      if (state.mfa && !state.pendingMfa) throw new MfaStateError('MFA is already enabled');
+      if (!state.pendingMfa || state.pendingMfa.enrollmentId !== command.enrollmentId) throw new MfaStateError('no MFA enrollment is pending');
+      if (command.step === undefined || command.step <= state.lastTotpStep) throw new MfaFailedError();
+      return [{ type: 'auth.user.mfa_confirmed', v: 1, data: { enrollment_id: command.enrollmentId, step: command.step } }];
+    }
+  }
+}
+
+/** Sessions beyond the limit once `incoming` opens, oldest first: those a new login ends. */
+export function sessionsOverLimit(state: UserState, now: number, limit: number): string[] {
+  const live = state.sessions.filter((s) => s.expiresAt > now);
+  return live.slice(0, Math.max(0, live.length - limit)).map((s) => s.id);
+}
+
+export const userDecider: Decider<UserCommand, UserState, UserEvent> = {
+  events: userEvents,
+  initialState: () => initialUser,
+  evolve: evolveUser,
+  decide: decideUser,
+};

@@ -1,0 +1,115 @@
+// `vigil projections list | rebuild | verify`: the read models, rebuilt from the streams or checked against a rebuild.
+import { parseArgs } from 'node:util';
+import { auditProjection, openCliContext, progressOnStderr, readDeliveries, type CliContext } from '@vigil/audit';
+import { compareWithRebuild, ProjectionBusyError, readCheckpoint, rebuildProjection, type Projection } from '@vigil/store';
+
+/**
+ * Every read model built from the streams, by name. Listed here rather than taken from the services, so the command
+ * loads only the projections, not every service's dependencies.
+ */
+const allProjections: readonly Projection[] = [auditProjection];
+
+export const summary = 'list, rebuild or verify the read models projected from the streams';
+
+const usage = `usage:
+  vigil projections list
+  vigil projections rebuild [NAME ...]    empty each projection's tables and checkpoint, replay its stream
+  vigil projections verify [NAME ...]     rebuild into a scratch schema and compare row counts and checksums
+
+Without NAME: every projection (${allProjections.map((p) => p.name).join(', ')}).
+Stop the services that run a projection before rebuilding it (a running projector holds it; rebuild refuses).
+Connects like \`vigil audit\`: NATS_URL and DATABASE_URL, else the embedded stores under VIGIL_DATA_DIR (Vigil stopped).
+`;
+
+function selected(names: readonly string[]): Projection[] | string {
+  if (names.length === 0) return [...allProjections];
+  const out: Projection[] = [];
+  for (const name of names) {
+    const p = allProjections.find((x) => x.name === name);
+    if (!p) return `no projection ${JSON.stringify(name)} (there are: ${allProjections.map((x) => x.name).join(', ')})`;
+    out.push(p);
+  }
+  return out;
+}
+
+async function withContext(run: (context: CliContext & { database: NonNullable<CliContext['database']> }) => Promise<number>): Promise<number> {
+  let context: CliContext;
+  try {
+    context = await openCliContext({ database: true });
+  } catch (err) {
+    process.stderr.write(`vigil projections: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  try {
+    const { database } = context;
+    if (!database) return 1;
+    return await run({ ...context, database });
+  } finally {
+    await context.close();
+  }
+}
+
+export async function run(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } } });
+  const [action, ...names] = positionals;
+  if (values.help || !action) {
+    (values.help ? process.stdout : process.stderr).write(usage);
+    return values.help ? 0 : 2;
+  }
+  const projections = selected(names);
+  if (typeof projections === 'string') {
+    process.stderr.write(`vigil projections: ${projections}\n`);
+    return 2;
+  }
+  switch (action) {
+    case 'list':
+      return withContext(async ({ database }) => {
+        for (const p of projections) {
+          const checkpoint = await readCheckpoint(database, p.name);
+          const line = { projection: p.name, stream: p.stream, checkpoint };
+          process.stdout.write(values.json ? `${JSON.stringify(line)}\n` : `${p.name.padEnd(24)} ${p.stream.padEnd(18)} checkpoint ${checkpoint}\n`);
+        }
+        return 0;
+      });
+    case 'rebuild':
+      return withContext(async ({ bus, database }) => {
+        for (const p of projections) {
+          const progress = progressOnStderr(`rebuilding ${p.name}`);
+          try {
+            const result = await rebuildProjection(bus, database, p, { instance: `vigil-cli-${process.pid}`, onProgress: (seq, target) => progress.update(seq, target) });
+            progress.done();
+            process.stdout.write(`${p.name}: rebuilt up to seq ${result.checkpoint} in ${(result.ms / 1000).toFixed(1)} s\n`);
+          } catch (err) {
+            progress.done();
+            if (err instanceof ProjectionBusyError) {
+              process.stderr.write(`vigil projections: ${err.message}\n`);
+              return 1;
+            }
+            throw err;
+          }
+        }
+        return 0;
+      });
+    case 'verify':
+      return withContext(async ({ bus, database }) => {
+        let equal = true;
+        for (const p of projections) {
+          const comparison = await compareWithRebuild(database, p, (untilSeq) => readDeliveries(bus, p.stream, { untilSeq, ...(p.filterSubject ? { filterSubject: p.filterSubject } : {}) }));
+          equal &&= comparison.equal;
+          if (values.json) {
+            process.stdout.write(`${JSON.stringify(comparison)}\n`);
+            continue;
+          }
+          process.stdout.write(`${p.name} (up to seq ${comparison.checkpoint}): ${comparison.equal ? 'equal to a rebuild' : 'DIFFERS from a rebuild'}\n`);
+          for (const t of comparison.tables) {
+            const detail = t.equal ? `${t.live.rows} rows, checksum ${t.live.checksum}` : `live ${t.live.rows} rows, checksum ${t.live.checksum}; rebuilt ${t.rebuilt.rows} rows, checksum ${t.rebuilt.checksum}`;
+            process.stdout.write(`  ${t.table.padEnd(22)} ${t.equal ? 'equal' : 'DIFFERENT'}  ${detail}\n`);
+          }
+        }
+        return equal ? 0 : 1;
+      });
+    default:
+      process.stderr.write(`vigil projections: unknown action ${JSON.stringify(action)}\n${usage}`);
+      return 2;
+  }
+}
