@@ -1,43 +1,32 @@
 // Spent key material is erased from KEY_SUPPLY; expired keys are gone for their slaves.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { request, type Caller } from '@vigil/bus';
-import { kekRing } from '@vigil/crypto';
+import type { KekRing } from '@vigil/crypto';
 import { etsiMessages, kmeSubjects, openAtEdge, parseSealedKeyContainer } from '@vigil/kme-contract';
 import { LinkSimulator } from '@vigil/qkd-sim';
-import { startTestBus, testLogger, type TestBus } from '@vigil/testkit';
-import { applyTopology, Eraser, KmeWorker } from '../src/index.ts';
+import { testLogger, type TestBus } from '@vigil/testkit';
+import { Eraser } from '../src/index.ts';
+import { startKmeFixture, twoKmes, type KmeFixture } from './kme-fixture.ts';
 
-const ring = kekRing({ id: 'k1', key: randomBytes(32) });
 const limits = { key_size: 256, min_key_size: 64, max_key_size: 1024, max_key_per_request: 8, max_key_count: 1000, max_SAE_ID_count: 0 };
 const sae = (id: string): Caller => ({ actor: { kind: 'sae', id } });
 let t: TestBus;
-let worker: KmeWorker;
+let fixture: KmeFixture;
+let ring: KekRing;
 let eraser: Eraser;
 let secondBlock = 0;
 
 before(async () => {
-  t = await startTestBus();
-  const applied = await applyTopology(t.bus, {
-    kmes: [{ id: 'KME_A' }, { id: 'KME_B' }],
-    saes: [
-      { id: 'SAE_A', kme: 'KME_A' },
-      { id: 'SAE_B', kme: 'KME_B' },
-    ],
-    links: [{ id: 'AB', kmes: ['KME_A', 'KME_B'], rate_bps: 1000, limits }],
-  });
-  worker = new KmeWorker({ bus: t.bus, ring, keyTtlSeconds: 60, logger: testLogger() });
-  await worker.start();
-  await worker.topologyReaches(applied.seq);
+  fixture = await startKmeFixture({ topology: twoKmes(limits), keyTtlSeconds: 60 });
+  ({ t, ring } = fixture);
   // The sweeps are driven by the test (a long interval keeps the timer out of the way).
   eraser = new Eraser({ bus: t.bus, logger: testLogger(), intervalMs: 3_600_000 });
   await eraser.start();
 });
 after(async () => {
   await eraser.stop();
-  await worker.stop();
-  await t.close();
+  await fixture.close();
 });
 
 const enc = (number: number) => request(t.bus, kmeSubjects.encKeys, { slave_SAE_ID: 'SAE_B', number }, { caller: sae('SAE_A'), timeoutMs: 5000, parse: parseSealedKeyContainer }).then((c) => openAtEdge(ring, c));

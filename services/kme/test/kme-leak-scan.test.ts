@@ -1,18 +1,17 @@
 // After a run of deliveries and refusals, no stream message and no log line holds key material in clear.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { request, streamDeclarations, type Caller } from '@vigil/bus';
-import { kekRing } from '@vigil/crypto';
+import type { KekRing } from '@vigil/crypto';
 import { kmeSubjects, openAtEdge, parseSealedKeyContainer } from '@vigil/kme-contract';
 import { createLogger } from '@vigil/log';
 import { LinkSimulator } from '@vigil/qkd-sim';
-import { startTestBus, type TestBus } from '@vigil/testkit';
-import { applyTopology, Eraser, KmeWorker } from '../src/index.ts';
+import type { TestBus } from '@vigil/testkit';
+import { Eraser } from '../src/index.ts';
+import { startKmeFixture, twoKmes, type KmeFixture } from './kme-fixture.ts';
 
-const ring = kekRing({ id: 'k1', key: randomBytes(32) });
 const limits = { key_size: 256, min_key_size: 64, max_key_size: 1024, max_key_per_request: 32, max_key_count: 100_000, max_SAE_ID_count: 1 };
 const sae = (id: string): Caller => ({ actor: { kind: 'sae', id } });
 const logs = new PassThrough();
@@ -20,23 +19,13 @@ let logText = '';
 logs.on('data', (c: Buffer) => (logText += c.toString('utf8')));
 const logger = createLogger({ service: 'kme', level: 'trace', destination: logs });
 let t: TestBus;
-let worker: KmeWorker;
+let fixture: KmeFixture;
+let ring: KekRing;
 let eraser: Eraser;
 
 before(async () => {
-  t = await startTestBus({ logger });
-  const applied = await applyTopology(t.bus, {
-    kmes: [{ id: 'KME_A' }, { id: 'KME_B' }],
-    saes: [
-      { id: 'SAE_A', kme: 'KME_A' },
-      { id: 'SAE_B', kme: 'KME_B' },
-      { id: 'SAE_B2', kme: 'KME_B' },
-    ],
-    links: [{ id: 'AB', kmes: ['KME_A', 'KME_B'], rate_bps: 1000, limits }],
-  });
-  worker = new KmeWorker({ bus: t.bus, ring, keyTtlSeconds: 3600, logger });
-  await worker.start();
-  await worker.topologyReaches(applied.seq);
+  fixture = await startKmeFixture({ topology: twoKmes(limits, ['SAE_B2']), logger });
+  ({ t, ring } = fixture);
   eraser = new Eraser({ bus: t.bus, logger, intervalMs: 50 });
   await eraser.start();
   const sim = new LinkSimulator({ bus: t.bus, ring, logger, linkId: 'AB', rateBps: 1 });
@@ -44,8 +33,7 @@ before(async () => {
 });
 after(async () => {
   await eraser.stop();
-  await worker.stop();
-  await t.close();
+  await fixture.close();
 });
 
 test('streams and logs hold no plaintext key material', async () => {

@@ -1,35 +1,24 @@
 // The KME read models, on PostgreSQL and PGlite: what the pool and each request look like, and the same after a rebuild.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { request, type Caller } from '@vigil/bus';
-import { kekRing } from '@vigil/crypto';
+import type { KekRing } from '@vigil/crypto';
 import { kmeSubjects, parseSealedKeyContainer } from '@vigil/kme-contract';
 import { LinkSimulator } from '@vigil/qkd-sim';
 import { readCheckpoint, resetProjection, schema, startProjector, type Database, type Projection, type RunningProjector } from '@vigil/store';
-import { availableDatabaseKinds, createTestDatabase, startTestBus, testLogger, type TestBus, type TestDatabase } from '@vigil/testkit';
-import { applyTopology, keyRequestsProjection, keySupplyProjection, KmeWorker } from '../src/index.ts';
+import { availableDatabaseKinds, createTestDatabase, testLogger, type TestBus, type TestDatabase } from '@vigil/testkit';
+import { keyRequestsProjection, keySupplyProjection } from '../src/index.ts';
+import { startKmeFixture, twoKmes, type KmeFixture } from './kme-fixture.ts';
 
-const ring = kekRing({ id: 'k1', key: randomBytes(32) });
 const limits = { key_size: 256, min_key_size: 64, max_key_size: 1024, max_key_per_request: 32, max_key_count: 1000, max_SAE_ID_count: 1 };
 const sae = (id: string): Caller => ({ actor: { kind: 'sae', id } });
 let t: TestBus;
-let worker: KmeWorker;
+let fixture: KmeFixture;
+let ring: KekRing;
 
 before(async () => {
-  t = await startTestBus();
-  const applied = await applyTopology(t.bus, {
-    kmes: [{ id: 'KME_A' }, { id: 'KME_B' }],
-    saes: [
-      { id: 'SAE_A', kme: 'KME_A' },
-      { id: 'SAE_B', kme: 'KME_B' },
-      { id: 'SAE_B2', kme: 'KME_B' },
-    ],
-    links: [{ id: 'AB', kmes: ['KME_A', 'KME_B'], rate_bps: 1000, limits }],
-  });
-  worker = new KmeWorker({ bus: t.bus, ring, keyTtlSeconds: 3600, logger: testLogger() });
-  await worker.start();
-  await worker.topologyReaches(applied.seq);
+  fixture = await startKmeFixture({ topology: twoKmes(limits, ['SAE_B2']) });
+  ({ t, ring } = fixture);
   const sim = new LinkSimulator({ bus: t.bus, ring, logger: testLogger(), linkId: 'AB', rateBps: 1 });
   await sim.publishBlock(1024);
   await sim.publishBlock(1024);
@@ -38,8 +27,7 @@ before(async () => {
   await request(t.bus, kmeSubjects.encKeys, { slave_SAE_ID: 'SAE_B', number: 2, size: 512 }, { caller: sae('SAE_A'), timeoutMs: 5000 });
 });
 after(async () => {
-  await worker.stop();
-  await t.close();
+  await fixture.close();
 });
 
 async function caughtUp(database: Database, projection: Projection): Promise<void> {
