@@ -4,6 +4,7 @@ import { append, type Appended } from './append.ts';
 import type { Bus } from './connection.ts';
 import { ConcurrencyError, InvalidEventError } from './errors.ts';
 import { envelope, isEventOf, type EventDraft, type EventMeta } from './events.ts';
+import type { AggregateCache } from './aggregate-cache.ts';
 import { streamForSubject } from './streams.ts';
 
 export interface StoredEvent<E extends AnyEnvelope = AnyEnvelope> {
@@ -83,6 +84,8 @@ export interface CommandOptions<Command, State, Event extends AnyEnvelope> {
   readonly meta: EventMeta;
   /** Attempts before a ConcurrencyError reaches the caller (default 8). */
   readonly maxAttempts?: number;
+  /** Start from this cache's state of the subject (reading only newer events), and remember the outcome. */
+  readonly cache?: AggregateCache<Command, State, Event>;
 }
 
 export interface CommandResult<State> {
@@ -109,10 +112,16 @@ export async function handleCommand<Command, State, Event extends AnyEnvelope>(
   const isEvent = (e: AnyEnvelope): e is Event => isEventOf(decider.events, e);
   const maxAttempts = options.maxAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
-    const loaded = await loadAggregate(bus, subject);
-    let state = foldEvents(decider, isEvent, decider.initialState(), loaded.events);
+    let state: State;
+    let expected: number;
+    if (options.cache) {
+      ({ state, seq: expected } = await options.cache.read(subject));
+    } else {
+      const loaded = await loadAggregate(bus, subject);
+      state = foldEvents(decider, isEvent, decider.initialState(), loaded.events);
+      expected = loaded.lastSequence;
+    }
     const drafts = decider.decide(options.command, state);
-    let expected = loaded.lastSequence;
     const appended: Appended[] = [];
     try {
       for (const draft of drafts) {
@@ -123,6 +132,7 @@ export async function handleCommand<Command, State, Event extends AnyEnvelope>(
         if (!isEvent(event)) throw new InvalidEventError(event.type, 'decided an event this aggregate does not declare');
         state = decider.evolve(state, event);
       }
+      options.cache?.remember(subject, state, expected);
       return { state, appended, seq: expected };
     } catch (err) {
       if (err instanceof ConcurrencyError && attempt < maxAttempts) {

@@ -1,3 +1,4 @@
+export { AggregateCache } from './aggregate-cache.ts';
 export { append, type Appended, type AppendOptions } from './append.ts';
 export {
   foldEvents,

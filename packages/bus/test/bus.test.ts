@@ -4,6 +4,7 @@ import { StorageType } from '@nats-io/jetstream';
 import { startTestBus, type TestBus } from '@vigil/testkit';
 import fc from 'fast-check';
 import {
+  AggregateCache,
   append,
   BadRequestError,
   ConcurrencyError,
@@ -172,6 +173,19 @@ describe('handleCommand', () => {
       }),
       { numRuns: 8 },
     );
+  });
+
+  test('with aggregate caches (one per replica, each going stale), races are still settled by the bus', async () => {
+    const subject = 'auth.acme.counter.cached';
+    const caches = [new AggregateCache(t.bus, counter), new AggregateCache(t.bus, counter)];
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        handleCommand(t.bus, { subject, decider: counter, command: { kind: 'increment', by: 1, limit: 7 }, meta: { actor }, maxAttempts: 50, cache: caches[i % 2] }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 7);
+    assert.equal((await loadAggregate(t.bus, subject)).events.length, 7);
+    for (const cache of caches) assert.deepEqual((await cache.read(subject)).state, { total: 7 });
   });
 
   test('loadAggregate catches a cached state up from a sequence', async () => {

@@ -1,6 +1,7 @@
 import {
   append,
   createEvent,
+  AggregateCache,
   handleCommand,
   serve,
   type Bus,
@@ -58,7 +59,6 @@ import {
   type AnyEnvelope,
 } from '@vigil/schemas';
 import type { EventDraft } from '@vigil/bus';
-import { AggregateCache } from './aggregate-cache.ts';
 import { claimDecider } from './claim.ts';
 import { passwordProblem, type PasswordPolicy } from './password-policy.ts';
 import { newRefreshToken, refreshTokenSession } from './refresh-token.ts';
@@ -101,6 +101,7 @@ async function decideAndAppend<Command, State, Event extends AnyEnvelope>(
   decider: Decider<Command, State, Event>,
   command: Command,
   meta: EventMeta,
+  cache?: AggregateCache<Command, State, Event>,
 ): Promise<{ state: State; seq: number; decided: readonly EventDraft[] }> {
   let decided: readonly EventDraft[] = [];
   const capturing: Decider<Command, State, Event> = {
@@ -112,7 +113,7 @@ async function decideAndAppend<Command, State, Event extends AnyEnvelope>(
     },
   };
   // Sign-in attempts on one user (or refreshes of one session) may arrive together: each must be counted, not refused.
-  const result = await handleCommand(bus, { subject, decider: capturing, command, meta, maxAttempts: seatAttempts });
+  const result = await handleCommand(bus, { subject, decider: capturing, command, meta, maxAttempts: seatAttempts, ...(cache ? { cache } : {}) });
   return { state: result.state, seq: result.seq, decided };
 }
 
@@ -380,6 +381,7 @@ export class IdentityWorker {
       userDecider,
       { kind: 'password_attempt', matched, passwordVersion: before.state.passwordVersion, now, session, policy: this.#policy.lockout },
       { actor: { kind: 'user', id: userId }, tenant },
+      this.#users,
     );
     this.#users.remember(subject, state, seq);
     if (decided.some((d) => d.type === 'auth.user.logged_in')) return this.#openSession(tenant, userId, state, session, false);
@@ -410,6 +412,7 @@ export class IdentityWorker {
       userDecider,
       { kind: 'totp_attempt', step, now, session, policy: this.#policy.lockout },
       { actor: { kind: 'user', id: userId }, tenant },
+      this.#users,
     );
     this.#users.remember(subject, state, seq);
     if (decided.some((d) => d.type === 'auth.user.logged_in')) return this.#openSession(tenant, userId, state, session, true);
@@ -463,7 +466,7 @@ export class IdentityWorker {
   // ------------------------------------------------------------------------------------------------------------
 
   async #sessionCommand(tenant: string, sessionId: string, command: SessionCommand, actor: Caller['actor']) {
-    return decideAndAppend(this.#bus, sessionSubject(tenant, sessionId), sessionDecider, command, { actor, tenant });
+    return decideAndAppend(this.#bus, sessionSubject(tenant, sessionId), sessionDecider, command, { actor, tenant }, this.#sessionStates);
   }
 
   /** Revokes a session and takes it off its user's list; the revocation reaches every edge over the bus. */

@@ -1,10 +1,13 @@
-import { foldEvents, isEventOf, loadAggregate, type Bus, type Decider } from '@vigil/bus';
+import { foldEvents, loadAggregate, type Decider } from './aggregate.ts';
+import type { Bus } from './connection.ts';
+import { isEventOf } from './events.ts';
 import type { AnyEnvelope } from '@vigil/schemas';
 
 /**
  * The last folded state of recently used aggregates, caught up from the stream on every read (only the events after
- * the cached sequence are read). A read view for answering and for work done before a decision (verifying a password
- * against the stored hash); decisions themselves reload through handleCommand and append with the expected sequence.
+ * the cached sequence are read, never the whole subject again). A read view for answering and for work done before
+ * a decision (verifying a password against the stored hash), and the starting point of `handleCommand` when given
+ * one: the decision still appends with the expected sequence, so a stale entry costs a retry, never a wrong write.
  */
 export class AggregateCache<Command, State, Event extends AnyEnvelope> {
   readonly #bus: Bus;
