@@ -20,11 +20,16 @@ export interface EventMeta {
   readonly correlationId?: string;
   readonly causationId?: string;
   readonly now?: Date;
+  /**
+   * An id derived from what the event is about (see `derivedId`), for an event that several replicas may decide
+   * alike: its `Nats-Msg-Id` is then the same and the server stores it once. Default: a new UUIDv7.
+   */
+  readonly id?: string;
 }
 
 /** Completes a draft into an envelope: a fresh UUIDv7 id, the time, the correlation of the work in progress. */
 export function envelope(draft: EventDraft, meta: EventMeta): AnyEnvelope {
-  const id = uuidv7();
+  const id = meta.id ?? uuidv7();
   const event: AnyEnvelope = {
     id,
     type: draft.type,

@@ -1,3 +1,4 @@
+export { derivedId } from './derived-id.ts';
 export { uuidv7, uuidv7Time } from './ids.ts';
 export { kekRing, open, seal, SealError, type Kek, type KekRing, type Sealed } from './seal.ts';
 export { createKekFile, loadKekRing } from './kek-file.ts';

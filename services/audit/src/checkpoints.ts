@@ -7,7 +7,7 @@ import type { Logger } from '@vigil/log';
 import { ChainCheckpointed, type EventOf } from '@vigil/schemas';
 import type { Database } from '@vigil/store';
 import { chainAlgorithm, checkpointOf, type Checkpoint } from './chain.ts';
-import { derivedId } from './derived-id.ts';
+import { derivedId } from '@vigil/crypto';
 import { readChainHead, readRecordAt } from './projection.ts';
 
 /** Checkpoints have a subject of their own, so the last one is a single lookup and appends can expect it. */

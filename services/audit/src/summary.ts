@@ -1,7 +1,7 @@
 // What the audit trail says about a state change on another stream, free of I/O: its category and severity, and
 // the summary event, a pure function of the source event and where it lies (so a redelivery gives the same one).
 import { EventSummarised, StreamName, type AnyEnvelope, type AuditCategory, type AuditSeverity, type EventOf } from '@vigil/schemas';
-import { derivedId } from './derived-id.ts';
+import { derivedId } from '@vigil/crypto';
 
 /** The streams whose events are summarised: state changes. Telemetry and key material never are. */
 export const summarisedStreams = [StreamName.KeyRequest, StreamName.AuthEvent, StreamName.DeviceRegistry] as const;

@@ -15,7 +15,7 @@ import {
   type AuditEntry,
   type ChainedRecord,
 } from '../src/chain.ts';
-import { derivedId } from '../src/derived-id.ts';
+import { derivedId } from '@vigil/crypto';
 import { categoryOf, severityOf, summarise } from '../src/summary.ts';
 
 function entry(seq: number, overrides: Partial<AuditEntry> = {}): AuditEntry {

@@ -1,4 +1,5 @@
 import { append, createEvent, followEvents, handleCommand, type Bus, type Following } from '@vigil/bus';
+import { derivedId } from '@vigil/crypto';
 import type { Logger } from '@vigil/log';
 import { BlocksErased, StreamName } from '@vigil/schemas';
 import { ErasureLedger } from './erasure-ledger.ts';
@@ -68,7 +69,9 @@ export class Eraser {
           if (!(err instanceof Error && /no message found|not found/i.test(err.message))) throw err;
         }
       }
-      await append(this.#bus, `keyreq.${linkId}.erasure`, createEvent(BlocksErased, { block_seqs: seqs }, { actor: { kind: 'service', id: 'kme-eraser' } }));
+      // Every replica sweeps: the same erasure gets the same id, so it is recorded (and counted) once.
+      const id = derivedId('kme.blocks_erased', `${linkId}:${seqs.join(',')}`);
+      await append(this.#bus, `keyreq.${linkId}.erasure`, createEvent(BlocksErased, { block_seqs: seqs }, { actor: { kind: 'service', id: 'kme-eraser' }, id }));
       erased += seqs.length;
       this.#logger.info({ link: linkId, blocks: seqs.length }, 'spent key material erased');
     }

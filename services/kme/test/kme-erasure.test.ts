@@ -1,10 +1,11 @@
 // Spent key material is erased from KEY_SUPPLY; expired keys are gone for their slaves.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { request, type Caller } from '@vigil/bus';
+import { loadAggregate, request, type Caller } from '@vigil/bus';
 import type { KekRing } from '@vigil/crypto';
 import { etsiMessages, kmeSubjects, openAtEdge, parseSealedKeyContainer } from '@vigil/kme-contract';
 import { LinkSimulator } from '@vigil/qkd-sim';
+import { BlocksErased } from '@vigil/schemas';
 import { testLogger, type TestBus } from '@vigil/testkit';
 import { Eraser } from '../src/index.ts';
 import { startKmeFixture, twoKmes, type KmeFixture } from './kme-fixture.ts';
@@ -78,4 +79,24 @@ test('keys not collected before their TTL expire, and their block then goes', as
   assert.equal(expiring.erased + (await eraser.sweep(later)).erased, 1);
   assert.equal(await blockStored(secondBlock), false);
   await assert.rejects(dec(b.keys.map((k) => k.key_ID)), (e: unknown) => e instanceof Error && e.message === etsiMessages.keysNotFound);
+});
+
+test('two replicas erasing the same spent block record it once', async () => {
+  const other = new Eraser({ bus: await t.connect('eraser-2'), logger: testLogger(), intervalMs: 3_600_000 });
+  await other.start();
+  try {
+    const sim = new LinkSimulator({ bus: t.bus, ring, logger: testLogger(), linkId: 'AB', rateBps: 1 });
+    const block = await sim.publishBlock(64);
+    const keys = await enc(2);
+    await dec(keys.keys.map((k) => k.key_ID));
+    const info = await t.bus.jsm.streams.info(t.bus.names.stream('KEY_REQUEST'));
+    await eraser.reach(info.state.last_seq);
+    await other.reach(info.state.last_seq);
+    await Promise.all([eraser.sweep(), other.sweep()]);
+    assert.equal(await blockStored(block), false);
+    const erasures = (await loadAggregate(t.bus, 'keyreq.AB.erasure')).events.filter((e) => BlocksErased.is(e.event) && e.event.data.block_seqs.includes(block));
+    assert.equal(erasures.length, 1);
+  } finally {
+    await other.stop();
+  }
 });
