@@ -9,7 +9,6 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-
 /**
  * One holder at a time for a named job, in a JetStream KV bucket whose entries expire when not renewed. A projector
  * must have a single active reader (its checkpoint only moves forward), so replicas stand by until it is free.
@@ -21,6 +20,8 @@ export async function createLease(bus: Bus, name: string, holder: string, ttlMs 
   const key = name.replace(/[^A-Za-z0-9_=-]/g, '_');
   let revision = 0;
   let timer: NodeJS.Timeout | undefined;
+  // The renewal in flight: release waits for it, or it would delete with a revision the renewal just replaced.
+  let renewal: Promise<void> = Promise.resolve();
   let lostController = new AbortController();
   const lease = {
     get lost() {
@@ -38,7 +39,7 @@ export async function createLease(bus: Bus, name: string, holder: string, ttlMs 
       }
       if (signal.aborted) return;
       timer = setInterval(() => {
-        kv.update(key, holder, revision).then(
+        renewal = kv.update(key, holder, revision).then(
           (r) => {
             revision = r;
           },
@@ -51,7 +52,8 @@ export async function createLease(bus: Bus, name: string, holder: string, ttlMs 
     },
     async release() {
       clearInterval(timer);
-      if (revision > 0) await kv.delete(key, { previousSeq: revision }).catch(() => {});
+      await renewal;
+      if (revision > 0 && !lostController.signal.aborted) await kv.delete(key, { previousSeq: revision }).catch(() => {});
       revision = 0;
     },
   };
