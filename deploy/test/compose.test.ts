@@ -96,7 +96,9 @@ function isVigil(svc: Dict): boolean {
 const vigilNames = Object.keys(services).filter((name) => isVigil(service(name)));
 /** Simulators run once: a second replica of the QKD link simulator would feed the same link twice. */
 const singletonNames = ['qkd-sim'];
-const workerNames = vigilNames.filter((name) => name !== 'edge' && !singletonNames.includes(name)).sort();
+/** Services that hold client connections on published ports and no database: scaled behind a load balancer. */
+const frontDoorNames = ['edge', 'devices'];
+const workerNames = vigilNames.filter((name) => !frontDoorNames.includes(name) && !singletonNames.includes(name)).sort();
 const natsNames = Object.keys(services)
   .filter((name) => {
     const image = service(name)['image'];
@@ -518,14 +520,15 @@ describe('Vigil services in compose.yaml', () => {
     }
   });
 
-  it('VIGIL_READY_WORKERS names exactly the worker services', () => {
+  it('VIGIL_READY_WORKERS names exactly the services the edge needs answering: workers and the device services', () => {
+    const needed = vigilNames.filter((n) => n !== 'edge' && !singletonNames.includes(n)).sort();
     assert.ok(edgeEnv.has('VIGIL_READY_WORKERS'), 'edge: VIGIL_READY_WORKERS must be set (empty while there are no workers)');
     for (const name of vigilNames) {
       const env = environmentOf(service(name), name);
       if (!env.has('VIGIL_READY_WORKERS')) continue;
       const listed = settingValue(env, 'VIGIL_READY_WORKERS');
       assert.ok(isStringArray(listed), `${name}: VIGIL_READY_WORKERS must be a list`);
-      assert.deepEqual([...listed].sort(), workerNames, `${name}: VIGIL_READY_WORKERS`);
+      assert.deepEqual([...listed].sort(), needed, `${name}: VIGIL_READY_WORKERS`);
     }
   });
 
@@ -556,6 +559,24 @@ describe('Vigil services in compose.yaml', () => {
         else if (!source.replace(/^\.\//, '').startsWith('deploy/secrets/')) assert.ok(existsSync(join(root, source)), `${name}: ${source} does not exist`);
       }
     }
+  });
+});
+
+describe('the device broker', () => {
+  const devices = service('devices');
+  const devicesEnv = environmentOf(devices, 'devices');
+  it('publishes the MQTT port it listens on, on all interfaces, and it is not 1883', () => {
+    const mqttPort = settingValue(devicesEnv, 'VIGIL_MQTT_PORT');
+    assert.notEqual(mqttPort, 1883);
+    const ports = portsOf(devices, 'devices');
+    assert.ok(ports.some((p) => p.target === mqttPort && p.published !== undefined), `devices must publish its MQTT port ${String(mqttPort)}`);
+    for (const p of ports) assert.equal(p.target, mqttPort, `devices publishes container port ${p.target} but listens on ${String(mqttPort)}`);
+    const host = settingValue(devicesEnv, 'VIGIL_MQTT_HOST');
+    assert.ok(host === '0.0.0.0' || host === '::', `devices: VIGIL_MQTT_HOST must be all interfaces in a container, not ${String(host)}`);
+  });
+
+  it('has no database', () => {
+    assert.ok(!devicesEnv.has('DATABASE_URL'), 'the device services hold no database connection');
   });
 });
 

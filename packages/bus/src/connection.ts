@@ -18,6 +18,19 @@ export interface BusOptions {
   /** Create or update the streams at connect (default true). */
   readonly ensureStreams?: boolean;
   readonly streams?: readonly StreamDeclaration[];
+  /** TLS and credentials for a NATS that requires them (every deployment but a laptop should). */
+  readonly security?: BusSecurity;
+}
+
+/**
+ * How a process proves itself to NATS and protects what it sends: tokens, TOTP enrolment secrets and sealed key
+ * containers travel on the bus, so outside one machine the connection should be TLS (mutual, with a client
+ * certificate, where the server asks for one) and authenticated.
+ */
+export interface BusSecurity {
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  readonly user?: string;
+  readonly password?: string;
 }
 
 /** A connection to NATS with JetStream, the namespace it works in and the events it knows. */
@@ -47,6 +60,8 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     reconnectJitter: 250,
     pingInterval: 10_000,
     waitOnFirstConnect: false,
+    ...(options.security?.tls ? { tls: { ...options.security.tls } } : {}),
+    ...(options.security?.user !== undefined ? { user: options.security.user, pass: options.security.password ?? '' } : {}),
   });
   void watchStatus(nc, logger);
   const js = jetstream(nc);

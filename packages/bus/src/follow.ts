@@ -20,14 +20,23 @@ export interface Following {
   stop(): Promise<void>;
 }
 
+export interface FollowOptions {
+  /**
+   * `start` (default): every stored event, then new ones. `now`: only events appended after following began, for
+   * work that must not be redone at start (delivering device commands); `caughtUp` is then resolved at once.
+   */
+  readonly from?: 'start' | 'now';
+}
+
 /**
  * Keeps an in-memory view current: an ordered consumer (no server-side state, in order, restarted by the client
  * on gaps) delivering every event under one plain subject filter, from the start, then as they are appended.
  * Invalid messages are skipped here: durable consumers are the ones that report them.
  */
-export async function followEvents(bus: Bus, filter: string, onEvent: (e: FollowedEvent) => void): Promise<Following> {
+export async function followEvents(bus: Bus, filter: string, onEvent: (e: FollowedEvent) => void, options: FollowOptions = {}): Promise<Following> {
   const stream = bus.names.stream(streamForSubject(filter).name);
-  const consumer = await bus.js.consumers.get(stream, { filter_subjects: bus.names.subject(filter), deliver_policy: DeliverPolicy.All });
+  const fromNow = options.from === 'now';
+  const consumer = await bus.js.consumers.get(stream, { filter_subjects: bus.names.subject(filter), deliver_policy: fromNow ? DeliverPolicy.New : DeliverPolicy.All });
   const info = await bus.jsm.streams.info(stream);
   let last = 0;
   const waiters = new Set<{ seq: number; resolve: () => void }>();
@@ -37,7 +46,7 @@ export async function followEvents(bus: Bus, filter: string, onEvent: (e: Follow
   });
   // An empty filter has nothing to catch up on; a stream's last sequence bounds what "stored when we began" means.
   const initialLast = info.state.last_seq;
-  if (info.state.messages === 0) markCaughtUp();
+  if (info.state.messages === 0 || fromNow) markCaughtUp();
   const messages = await consumer.consume();
   const loop = (async () => {
     for await (const m of messages) {

@@ -41,11 +41,25 @@ export async function freePort(): Promise<number> {
  * Runs `nats-server -js` on loopback, on a free port, with its store in a new temporary directory (or `storeDir`,
  * to restart a server on the same data). Resolves once the server accepts connections.
  */
-export async function startLocalNatsServer(options: { storeDir?: string; port?: number } = {}): Promise<LocalNatsServer> {
+export interface LocalNatsServerOptions {
+  readonly storeDir?: string;
+  readonly port?: number;
+  /** Serve TLS only; with `verifyClients`, a client certificate signed by `caFile` is required (mutual TLS). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile?: string; readonly verifyClients?: boolean };
+  /** Require this user and password. */
+  readonly credentials?: { readonly user: string; readonly password: string };
+}
+
+export async function startLocalNatsServer(options: LocalNatsServerOptions = {}): Promise<LocalNatsServer> {
   if (!natsServerVersion()) throw new NatsServerMissingError();
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), 'vigil-nats-')));
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+  const { tls, credentials } = options;
+  const security = [
+    ...(tls ? ['--tls', '--tlscert', tls.certFile, '--tlskey', tls.keyFile, ...(tls.caFile ? ['--tlscacert', tls.caFile] : []), ...(tls.verifyClients ? ['--tlsverify'] : [])] : []),
+    ...(credentials ? ['--user', credentials.user, '--pass', credentials.password] : []),
+  ];
+  const child: ChildProcess = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...security], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

@@ -60,3 +60,16 @@ export const parseToken: Parse<string> = (raw) => {
   if (!/^[A-Za-z0-9_-]*$/.test(raw)) throw new SettingProblem('may hold only letters, digits, _ and -');
   return raw;
 };
+
+/** A tenant id as every event envelope spells it (a subject token too). */
+export const parseTenantId: Parse<string> = (raw) => {
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(raw.trim())) throw new SettingProblem('must be a tenant id: lowercase letters, digits, _ and -, starting with a letter or digit');
+  return raw.trim();
+};
+
+/** A UUID (any version), lowercased. */
+export const parseUuid: Parse<string> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) throw new SettingProblem('must be a UUID');
+  return v;
+};

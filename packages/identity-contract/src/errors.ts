@@ -15,3 +15,13 @@ export const TenantUnavailableError = defineError('VGL_TENANT_UNAVAILABLE', 'ten
 export const QuotaExceededError = defineError('VGL_QUOTA_EXCEEDED', 'the tenant has reached its quota of %s users', 409);
 export const SessionNotFoundError = defineError('VGL_SESSION_NOT_FOUND', 'no such session', 404);
 export const MfaStateError = defineError('VGL_MFA_STATE', '%s', 409);
+export const ApiKeyQuotaExceededError = defineError('VGL_API_KEY_QUOTA_EXCEEDED', 'the tenant has reached its quota of %s API keys', 409);
+export const ApiKeyNotFoundError = defineError('VGL_API_KEY_NOT_FOUND', 'no such API key', 404);
+/** A key that is being made was revoked meanwhile (its user was disabled): it never comes to life. */
+export const ApiKeyRevokedError = defineError('VGL_API_KEY_REVOKED', 'the API key was revoked before it was made', 409);
+/** An API key is over the requests per minute it was made with; the edge adds Retry-After. */
+export const RateLimitedError = defineError('VGL_RATE_LIMITED', 'too many requests: this API key allows %s per minute', 429);
+/** Routes about a person's own sign-in (logout, sessions, MFA, password, making API keys) need a session, not a key. */
+export const SessionRequiredError = defineError('VGL_SESSION_REQUIRED', 'this needs a signed-in session, not an API key', 403);
+export const UserNotFoundError = defineError('VGL_USER_NOT_FOUND', 'no such user', 404);
+export const UserStateError = defineError('VGL_USER_STATE', '%s', 409);

@@ -1,5 +1,6 @@
 import { RoleName, TenantId, Username } from '@vigil/schemas';
 import Type, { type Static } from 'typebox';
+import { permissionNames } from './permissions.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
 /** ASVS: at least 64 characters allowed; 128 bounds the hashing work one request may ask for. */
@@ -89,6 +90,7 @@ export const CreateTenantRequest = obj({
   tenant_id: TenantId,
   name: Type.String({ minLength: 1, maxLength: 200 }),
   max_users: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+  max_api_keys: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'API keys alive at once; default VIGIL_TENANT_MAX_API_KEYS.' })),
   owner: obj({ username: Username, email: Email, password: Password }),
 });
 export type CreateTenantRequest = Static<typeof CreateTenantRequest>;
@@ -110,3 +112,66 @@ export const AccessClaims = Type.Object({
   iat: Type.Integer(),
 });
 export type AccessClaims = Static<typeof AccessClaims>;
+
+// API keys -----------------------------------------------------------------------------------------------------
+
+/** A permission an API key may carry: one of the contract's, and (checked by the worker) one its maker holds. */
+export const PermissionName = Type.Enum(permissionNames);
+const KeyPermissions = Type.Array(PermissionName, { minItems: 1, maxItems: 32, uniqueItems: true });
+const Instant = Type.String({ format: 'date-time' });
+
+export const CreateApiKeyRequest = obj({
+  name: Type.String({ minLength: 1, maxLength: 100, description: 'What the key is for, to recognise it in the list.' }),
+  permissions: Type.Array(PermissionName, {
+    minItems: 1,
+    maxItems: 32,
+    uniqueItems: true,
+    description: 'A subset of my own permissions; never more. (A key never makes keys, whatever it carries: that needs a session.)',
+  }),
+  expires_at: Type.String({ format: 'date-time', description: 'In the future, and at most 365 days ahead.' }),
+  rate_limit_per_minute: Type.Integer({ minimum: 1, maximum: 100_000, description: 'Requests per minute the key may make at each edge; beyond it 429 with Retry-After.' }),
+});
+export type CreateApiKeyRequest = Static<typeof CreateApiKeyRequest>;
+
+const apiKeyViewProperties = {
+  id: Uuid,
+  name: Type.String(),
+  user_id: Type.String({ format: 'uuid', description: 'The user who made the key; it acts for them.' }),
+  permissions: KeyPermissions,
+  created_at: Instant,
+  expires_at: Instant,
+  rate_limit_per_minute: Type.Integer(),
+  last_used_at: Type.Union([Instant, Type.Null()], { description: 'To the minute; null when never used.' }),
+  status: Type.Union([Type.Literal('active'), Type.Literal('expired')]),
+};
+export const ApiKeyView = obj(apiKeyViewProperties);
+export type ApiKeyView = Static<typeof ApiKeyView>;
+export const CreatedApiKey = obj(
+  { ...apiKeyViewProperties, key: Type.String({ description: '`vgl_<id>_<secret>`: shown this once, stored only as its SHA-256. Send as `Authorization: Bearer …` or `X-API-Key`.' }) },
+  'The new key.',
+);
+export type CreatedApiKey = Static<typeof CreatedApiKey>;
+export const ApiKeyList = obj({ api_keys: Type.Array(ApiKeyView) });
+export type ApiKeyList = Static<typeof ApiKeyList>;
+export const ListApiKeysQuery = obj({ all: Type.Optional(Type.Boolean({ description: 'Every key of my tenant, not only mine (needs api_keys:manage).' })) });
+export const ListApiKeysRequest = obj({ all: Type.Boolean() });
+export type ListApiKeysRequest = Static<typeof ListApiKeysRequest>;
+export const ApiKeyRef = obj({ key_id: Uuid });
+export type ApiKeyRef = Static<typeof ApiKeyRef>;
+
+// Administration of users, and my own password ---------------------------------------------------------------
+
+export const DisableUserBody = obj({ reason: Type.Optional(Type.String({ maxLength: 500, description: 'Kept in the event; not personal data, please.' })) });
+export const DisableUserRequest = obj({ user_id: Uuid, reason: Type.String({ maxLength: 500 }) });
+export type DisableUserRequest = Static<typeof DisableUserRequest>;
+export const UserRef = obj({ user_id: Uuid });
+export type UserRef = Static<typeof UserRef>;
+export const RoleBody = obj({ role: RoleName });
+export const RoleChangeRequest = obj({ user_id: Uuid, role: RoleName });
+export type RoleChangeRequest = Static<typeof RoleChangeRequest>;
+export const UserRoles = obj({ user_id: Uuid, roles: Type.Array(RoleName) }, 'The user’s roles now.');
+export type UserRoles = Static<typeof UserRoles>;
+export const ChangePasswordBody = obj({ current_password: Password, new_password: Password });
+/** On the bus the session to keep comes from the caller's token, never from the body. */
+export const ChangePasswordRequest = obj({ current_password: Password, new_password: Password, session_id: Uuid });
+export type ChangePasswordRequest = Static<typeof ChangePasswordRequest>;

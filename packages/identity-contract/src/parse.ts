@@ -1,8 +1,17 @@
-import { BadRequestError } from '@vigil/bus';
-import type { Static, TSchema } from 'typebox';
+import { replyParser, requestParser } from '@vigil/bus';
 import Compile from 'typebox/compile';
 import {
   AccessClaims,
+  ApiKeyList,
+  ApiKeyRef,
+  ChangePasswordRequest,
+  CreateApiKeyRequest,
+  CreatedApiKey,
+  DisableUserRequest,
+  ListApiKeysRequest,
+  RoleChangeRequest,
+  UserRef,
+  UserRoles,
   ConfirmMfaRequest,
   CreateTenantRequest,
   Done,
@@ -21,31 +30,6 @@ import {
   VerifyMfaRequest,
 } from './messages.ts';
 
-function problemsOf(errors: readonly { instancePath: string; message: string }[]): string {
-  return errors
-    .slice(0, 5)
-    .map((e) => `${e.instancePath || '/'} ${e.message}`)
-    .join('; ');
-}
-
-/** A request check for the worker side: a bad shape is the caller's mistake (400). */
-function requestParser<S extends TSchema>(schema: S): (data: unknown) => Static<S> {
-  const validator = Compile(schema);
-  return (data) => {
-    if (validator.Check(data)) return data;
-    throw new BadRequestError(problemsOf(validator.Errors(data)));
-  };
-}
-
-/** A reply check for the edge side: a worker answering outside the contract is a server fault. */
-function replyParser<S extends TSchema>(schema: S, what: string): (result: unknown) => Static<S> {
-  const validator = Compile(schema);
-  return (result) => {
-    if (validator.Check(result)) return result;
-    throw new Error(`identity ${what} reply does not match its schema: ${problemsOf(validator.Errors(result))}`);
-  };
-}
-
 export const parseLoginRequest = requestParser(LoginRequest);
 export const parseVerifyMfaRequest = requestParser(VerifyMfaRequest);
 export const parseRefreshRequest = requestParser(RefreshRequest);
@@ -54,8 +38,15 @@ export const parseRevokeSessionRequest = requestParser(RevokeSessionRequest);
 export const parseConfirmMfaRequest = requestParser(ConfirmMfaRequest);
 export const parseCreateTenantRequest = requestParser(CreateTenantRequest);
 export const parseNewUser = requestParser(NewUser);
+export const parseCreateApiKeyRequest = requestParser(CreateApiKeyRequest);
+export const parseListApiKeysRequest = requestParser(ListApiKeysRequest);
+export const parseApiKeyRef = requestParser(ApiKeyRef);
+export const parseDisableUserRequest = requestParser(DisableUserRequest);
+export const parseUserRef = requestParser(UserRef);
+export const parseRoleChangeRequest = requestParser(RoleChangeRequest);
+export const parseChangePasswordRequest = requestParser(ChangePasswordRequest);
 
-export const parseLoginResult = replyParser(LoginResult, 'login');
+export const parseLoginResult = replyParser(LoginResult, 'identity login');
 export const parseTokenPair = replyParser(TokenPair, 'token');
 export const parseSessionList = replyParser(SessionList, 'sessions');
 export const parseMfaEnrollment = replyParser(MfaEnrollment, 'MFA enrollment');
@@ -63,6 +54,9 @@ export const parseDone = replyParser(Done, 'command');
 export const parseJwks = replyParser(Jwks, 'JWKS');
 export const parseTenantCreated = replyParser(TenantCreatedResult, 'tenant');
 export const parseUserCreated = replyParser(UserCreatedResult, 'user');
+export const parseCreatedApiKey = replyParser(CreatedApiKey, 'identity API key');
+export const parseApiKeyList = replyParser(ApiKeyList, 'identity API keys');
+export const parseUserRoles = replyParser(UserRoles, 'identity roles');
 
 const claimsValidator = Compile(AccessClaims);
 /** The claims of a verified access token, or undefined when they are not Vigil's. */

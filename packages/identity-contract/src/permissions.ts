@@ -8,39 +8,70 @@ export const permissions = {
   tenantsCreate: 'tenants:create',
   usersCreate: 'users:create',
   usersRead: 'users:read',
+  /** Disable a user of my tenant: their sessions end and their API keys are revoked. */
+  usersDisable: 'users:disable',
+  /** End a lockout before its time. */
+  usersUnlock: 'users:unlock',
+  /** Assign and revoke roles, each only within the caller's own permissions (`mayGrant`). */
+  rolesAssign: 'roles:assign',
   sessionsRevoke: 'sessions:revoke',
+  /** Make API keys for myself, with a subset of my own permissions. */
+  apiKeysCreate: 'api_keys:create',
+  /** List and revoke anyone's API keys in my tenant (my own need only `profile:self`). */
+  apiKeysManage: 'api_keys:manage',
   auditRead: 'audit:read',
   devicesRead: 'devices:read',
   devicesWrite: 'devices:write',
-  /** What every signed-in person may do to their own account: sessions, logout, MFA. */
+  /** Read the KME topology (KMEs, SAEs, QKD links); platform administrators only, the KMEs serve every tenant. */
+  kmeRead: 'kme:read',
+  /** Change the KME topology. */
+  kmeAdmin: 'kme:admin',
+  /** What every signed-in person may do to their own account: sessions, logout, MFA, password, own API keys. */
   profileSelf: 'profile:self',
 } as const;
 export type Permission = (typeof permissions)[keyof typeof permissions];
 
+/** Every permission, in declaration order (for schemas: an API key may be given only these). */
+export const permissionNames: readonly Permission[] = Object.values(permissions);
+
+export function isPermission(value: string): value is Permission {
+  return permissionNames.some((p) => p === value);
+}
+
+const userAdministration: readonly Permission[] = ['users:create', 'users:read', 'users:disable', 'users:unlock', 'roles:assign', 'sessions:revoke', 'api_keys:manage'];
+
 /** The built-in roles. A platform administrator lives in tenant `platform` and manages tenants. */
 export const rolePermissions: Readonly<Record<Role, readonly Permission[]>> = {
-  platform_admin: ['tenants:create', 'users:create', 'users:read', 'sessions:revoke', 'audit:read', 'profile:self'],
-  owner: ['users:create', 'users:read', 'sessions:revoke', 'audit:read', 'devices:read', 'devices:write', 'profile:self'],
-  admin: ['users:create', 'users:read', 'sessions:revoke', 'devices:read', 'devices:write', 'profile:self'],
-  operator: ['devices:read', 'devices:write', 'profile:self'],
-  auditor: ['audit:read', 'users:read', 'devices:read', 'profile:self'],
-  viewer: ['devices:read', 'profile:self'],
+  platform_admin: ['tenants:create', ...userAdministration, 'audit:read', 'kme:read', 'kme:admin', 'api_keys:create', 'profile:self'],
+  owner: [...userAdministration, 'audit:read', 'devices:read', 'devices:write', 'api_keys:create', 'profile:self'],
+  admin: [...userAdministration, 'devices:read', 'devices:write', 'api_keys:create', 'profile:self'],
+  operator: ['devices:read', 'devices:write', 'api_keys:create', 'profile:self'],
+  auditor: ['audit:read', 'users:read', 'devices:read', 'api_keys:create', 'profile:self'],
+  viewer: ['devices:read', 'api_keys:create', 'profile:self'],
 };
+
+/** Who holds permissions directly rather than through roles: an API key, or a principal of either kind. */
+export interface PermissionHolder {
+  readonly permissions: ReadonlySet<string>;
+}
 
 export function permissionsOf(roles: readonly Role[]): ReadonlySet<Permission> {
   return new Set(roles.flatMap((r) => rolePermissions[r]));
 }
 
-export function hasPermission(roles: readonly Role[], permission: string): boolean {
-  return roles.some((r) => rolePermissions[r].some((p) => p === permission));
+/** Whether roles (a signed-in user's) or a holder's own set (an API key, or any edge principal) grant a permission. */
+export function hasPermission(holder: readonly Role[] | PermissionHolder, permission: string): boolean {
+  if ('permissions' in holder) return holder.permissions.has(permission);
+  return holder.some((r) => rolePermissions[r].some((p) => p === permission));
 }
 
 /**
  * A caller may grant only roles that give nothing beyond their own permissions, and never `platform_admin` (only
- * the bootstrap makes one), so no one can raise their own privileges by creating a user.
+ * the bootstrap makes one), so no one can raise their own privileges by creating a user. The same rule bounds who
+ * may act on a user at all: only a caller who could have granted every role that user holds.
  */
-export function mayGrant(callerRoles: readonly Role[], roles: readonly Role[]): boolean {
+export function mayGrant(caller: readonly Role[] | PermissionHolder, roles: readonly Role[]): boolean {
   if (roles.includes('platform_admin')) return false;
-  const own = permissionsOf(callerRoles);
+  const own = 'permissions' in caller ? caller.permissions : permissionsOf(caller);
   return roles.every((r) => rolePermissions[r].every((p) => own.has(p)));
 }

@@ -9,7 +9,15 @@ export const identitySubjects = {
   confirmMfa: 'cmd.identity.confirm_mfa',
   createTenant: 'cmd.identity.create_tenant',
   createUser: 'cmd.identity.create_user',
+  changePassword: 'cmd.identity.change_password',
+  createApiKey: 'cmd.identity.create_api_key',
+  revokeApiKey: 'cmd.identity.revoke_api_key',
+  disableUser: 'cmd.identity.disable_user',
+  unlockUser: 'cmd.identity.unlock_user',
+  assignRole: 'cmd.identity.assign_role',
+  revokeRole: 'cmd.identity.revoke_role',
   sessions: 'qry.identity.sessions',
+  apiKeys: 'qry.identity.api_keys',
   /** The public keys that verify access tokens; every edge asks at start and when it meets an unknown `kid`. */
   jwks: 'qry.identity.jwks',
 } as const;
@@ -22,4 +30,11 @@ export const sessionEventsFilter = 'auth.*.session.*';
 
 export function sessionSubject(tenant: string, sessionId: string): string {
   return `auth.${tenant}.session.${sessionId}`;
+}
+
+/** Every event of every API key: what edges follow to authenticate keys with no database. */
+export const apiKeyEventsFilter = 'auth.*.apikey.*';
+
+export function apiKeySubject(tenant: string, keyId: string): string {
+  return `auth.${tenant}.apikey.${keyId}`;
 }

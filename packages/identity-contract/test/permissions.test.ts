@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasPermission, mayGrant, rolePermissions } from '../src/index.ts';
+import { apiKeyIdOf, hasPermission, isPermission, mayGrant, permissionNames, permissionsOf, rolePermissions } from '../src/index.ts';
 
 test('every built-in role may manage its own account', () => {
   for (const role of Object.keys(rolePermissions)) assert.ok(hasPermission([role === 'owner' ? 'owner' : 'viewer'], 'profile:self'), role);
@@ -12,4 +12,26 @@ test('a caller grants only roles within their own permissions, and never platfor
   assert.equal(mayGrant(['platform_admin'], ['platform_admin']), false);
   assert.equal(mayGrant(['viewer'], ['operator']), false);
   assert.equal(hasPermission(['viewer'], 'users:create'), false);
+});
+
+test('hasPermission and mayGrant work alike for roles and for a holder of permissions (an API key, any principal)', () => {
+  const key = { permissions: new Set(['devices:read', 'profile:self']) };
+  assert.equal(hasPermission(key, 'devices:read'), true);
+  assert.equal(hasPermission(key, 'devices:write'), false);
+  assert.equal(mayGrant(key, ['viewer']), false, 'viewer also gives api_keys:create, which the key lacks');
+  assert.equal(mayGrant({ permissions: new Set(['devices:read', 'profile:self', 'api_keys:create']) }, ['viewer']), true);
+  assert.equal(mayGrant({ permissions: permissionsOf(['owner']) }, ['owner']), true);
+});
+
+test('API keys: the shape vgl_<uuid>_<43 base64url characters>, and nothing else', () => {
+  const id = '01890a5d-ac96-774b-bcce-b302099a8057';
+  assert.equal(apiKeyIdOf(`vgl_${id}_${'a-_Z'.repeat(10)}abc`), id);
+  for (const bad of [`vgl_${id}_short`, `vgl_${id}_${'a'.repeat(44)}`, `xyz_${id}_${'a'.repeat(43)}`, `vgl_${id.toUpperCase()}_${'a'.repeat(43)}`, 'eyJ.a.b']) {
+    assert.equal(apiKeyIdOf(bad), undefined, bad);
+  }
+});
+
+test('every permission a role grants is one the contract declares', () => {
+  for (const [role, list] of Object.entries(rolePermissions)) for (const p of list) assert.ok(isPermission(p), `${role}: ${p}`);
+  assert.deepEqual([...new Set(permissionNames)].length, permissionNames.length);
 });

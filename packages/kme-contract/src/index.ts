@@ -17,7 +17,12 @@ export {
   parsePoolLevel,
   parsePoolLevelRequest,
   parseSealedKeyContainer,
+  parseRemoveSaeRequest,
   parseStatus,
   parseStatusRequest,
+  parseTopologyApplied,
+  parseTopologyDeclaration,
+  parseTopologyView,
 } from './parse.ts';
+export { RemoveSaeRequest, TopologyApplied, TopologyDeclaration } from './topology.ts';
 export { blockContext, kekFilePath, PoolLevel, PoolLevelRequest, supplySubject } from './supply.ts';

@@ -9,6 +9,10 @@ export const kmeSubjects = {
   poolLevel: 'qry.kme.pool_level',
   /** Internal: the links of the topology, for the simulator. */
   links: 'qry.kme.links',
+  /** Administration (platform administrators, through the edge): the topology as events on KEY_REQUEST. */
+  topology: 'qry.kme.topology',
+  applyTopology: 'cmd.kme.apply_topology',
+  removeSae: 'cmd.kme.remove_sae',
 } as const;
 
 /** An SAE or KME id as it may appear in a URL path segment and a subject-safe projection. */

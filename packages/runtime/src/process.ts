@@ -4,6 +4,7 @@ import { connectBus, drainBus, NatsServerMissingError, serveWorkerStatus, startL
 import { ConfigError, loadConfig, type Config } from '@vigil/config';
 import { createLogger, type Logger } from '@vigil/log';
 import { migrationStatus, openDatabase, type Database } from '@vigil/store';
+import { busSecurityOf } from './bus-security.ts';
 import type { ServiceModule, StartedService } from './service.ts';
 
 export interface ProcessOptions {
@@ -69,7 +70,15 @@ export async function startProcess(name: string, modules: readonly ServiceModule
   }
   let bus: Bus;
   try {
-    bus = await connectBus({ servers, name: `${name}:${config.VIGIL_INSTANCE}`, logger, namespace: config.VIGIL_NAMESPACE, streamReplicas: config.NATS_STREAM_REPLICAS });
+    bus = await connectBus({
+      servers,
+      name: `${name}:${config.VIGIL_INSTANCE}`,
+      logger,
+      namespace: config.VIGIL_NAMESPACE,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
+      // A local nats-server started here listens on loopback only, without TLS.
+      ...(localNats ? {} : { security: busSecurityOf(config) }),
+    });
   } catch (err) {
     await localNats?.stop({ keepStore: true });
     throw new StartupError(`cannot connect to NATS at ${servers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`);

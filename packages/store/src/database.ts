@@ -1,5 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '@vigil/log';
@@ -23,7 +26,35 @@ export interface Database {
   readonly db: Db;
   /** Round trip to the database, in ms; throws when it does not answer. */
   ping(): Promise<number>;
+  /**
+   * Runs `work` in one transaction of the driver itself, which Drizzle's cannot give: COPY FROM STDIN for bulk
+   * loads (a projection rebuild). Committed when `work` resolves, rolled back when it throws.
+   */
+  bulkTransaction<T>(work: (session: BulkSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** A value a bulk statement takes as a parameter. */
+export type BulkParameter = string | number | boolean | null;
+
+/** Statements and COPY inside one transaction (Database.bulkTransaction). */
+export interface BulkSession {
+  /** One statement with `$1`… parameters; its rows. */
+  query(text: string, params?: readonly BulkParameter[]): Promise<Record<string, unknown>[]>;
+  /**
+   * `COPY table (columns) FROM STDIN` in text format, fed with `chunks` (whole lines each) as they come, so the
+   * caller prepares the next rows while the database stores the last ones.
+   */
+  copyIn(table: string, columns: readonly string[], chunks: AsyncIterable<Uint8Array>): Promise<void>;
+}
+
+/** A name as an SQL identifier, always quoted: table and column names of bulk statements come from code. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function copyStatement(table: string, columns: readonly string[], source: string): string {
+  return `copy ${quoteIdentifier(table)} (${columns.map(quoteIdentifier).join(', ')}) from ${source}`;
 }
 
 export interface DatabaseOptions {
@@ -65,9 +96,44 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     kind: 'postgres',
     db,
     ping: () => timed(() => db.execute(sql`select 1`)),
+    async bulkTransaction<T>(work: (session: BulkSession) => Promise<T>): Promise<T> {
+      // Kept aside rather than returned from begin(), whose result type unwraps arrays.
+      let done: { value: T } | undefined;
+      await client.begin(async (tx) => {
+        done = { value: await work({
+          query: async (text, params = []) => rowsOf(await tx.unsafe(text, [...params])),
+          async copyIn(table, columns, chunks) {
+            const writable = await tx.unsafe(copyStatement(table, columns, 'stdin')).writable();
+            await writeAll(writable, chunks);
+          },
+        }) };
+      });
+      if (!done) throw new Error('bulk transaction ended without a result');
+      return done.value;
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
+
+/**
+ * Writes every chunk, waiting for 'drain' when the socket is behind, then ends the COPY and waits for the server
+ * to accept it. A failing source aborts the COPY (postgres.js sends CopyFail), so the transaction fails with it.
+ */
+async function writeAll(writable: Writable, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    for await (const chunk of chunks) {
+      if (!writable.write(chunk)) await once(writable, 'drain');
+    }
+  } catch (err) {
+    writable.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+  writable.end();
+  await finished(writable);
+}
+
+/** PGlite reads COPY input from a blob: rows go in blobs of about this many bytes. */
+const pgliteCopyBytes = 8 * 1024 * 1024;
 
 async function openPglite(dataDir: string): Promise<Database> {
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true });
@@ -78,6 +144,29 @@ async function openPglite(dataDir: string): Promise<Database> {
     kind: 'pglite',
     db,
     ping: () => timed(() => db.execute(sql`select 1`)),
+    bulkTransaction: (work) =>
+      client.transaction((tx) =>
+        work({
+          query: async (text, params = []) => rowsOf(await tx.query(text, [...params])),
+          async copyIn(table, columns, chunks) {
+            let parts: Uint8Array[] = [];
+            let bytes = 0;
+            const flush = async () => {
+              if (parts.length === 0) return;
+              const blob = new Blob(parts);
+              parts = [];
+              bytes = 0;
+              await tx.query(copyStatement(table, columns, `'/dev/blob'`), [], { blob });
+            };
+            for await (const chunk of chunks) {
+              parts.push(chunk);
+              bytes += chunk.length;
+              if (bytes >= pgliteCopyBytes) await flush();
+            }
+            await flush();
+          },
+        }),
+      ),
     close: () => client.close(),
   };
 }

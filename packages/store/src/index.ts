@@ -1,11 +1,24 @@
-export { migrationsFolder, migrationStatus, openDatabase, rowsOf, type Database, type DatabaseOptions, type Db, type Tx } from './database.ts';
-export { insertMany } from './insert-many.ts';
+export {
+  migrationsFolder,
+  migrationStatus,
+  openDatabase,
+  quoteIdentifier,
+  rowsOf,
+  type BulkParameter,
+  type BulkSession,
+  type Database,
+  type DatabaseOptions,
+  type Db,
+  type Tx,
+} from './database.ts';
+export { copyEncoder, insertMany, type CopyEncoder } from './insert-many.ts';
 export { createLease, type Lease } from './lease.ts';
 export {
   readCheckpoint,
   resetProjection,
   startProjector,
   waitForCheckpoint,
+  type BulkRebuild,
   type Projection,
   type ProjectorOptions,
   type RunningProjector,

@@ -37,3 +37,65 @@ export async function insertMany<T extends PgTable>(tx: Tx, table: T, rows: read
     sql`insert into ${sql.identifier(getTableName(table))} (${list}) select ${list} from json_to_recordset(${json}::json) as x(${sql.join(typed, sql`, `)})`,
   );
 }
+
+/** Characters COPY's text format escapes with a backslash. */
+const copySpecial = /[\\\n\r\t]/;
+const copyEscapes: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function copyText(text: string): string {
+  return copySpecial.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => copyEscapes[c] ?? c) : text;
+}
+
+/** Rows of one table as COPY text format: the column names to COPY into, and whole lines for a batch of rows. */
+export interface CopyEncoder<T extends PgTable> {
+  readonly columns: readonly string[];
+  encode(rows: readonly T['$inferInsert'][]): string;
+}
+
+/**
+ * Encodes rows for `COPY table (columns) FROM STDIN` (text format): the columns are those the sample row has, as
+ * with insertMany. Values as PostgreSQL reads them back: null as `\N`, dates in ISO 8601, JSON columns as JSON
+ * text, numbers and booleans as text. Rows must share the sample's keys.
+ */
+export function copyEncoder<T extends PgTable>(table: T, sample: T['$inferInsert']): CopyEncoder<T> {
+  const columns = getTableColumns(table);
+  const fields: { key: string; json: boolean }[] = [];
+  const names: string[] = [];
+  for (const key of Object.keys(sample)) {
+    const column = columns[key];
+    if (!column) continue;
+    fields.push({ key, json: column.getSQLType().startsWith('json') });
+    names.push(column.name);
+  }
+  const field = (value: unknown, json: boolean): string => {
+    if (value === null || value === undefined) return '\\N';
+    if (json) return copyText(JSON.stringify(value));
+    switch (typeof value) {
+      case 'string':
+        return copyText(value);
+      case 'number':
+      case 'bigint':
+        return String(value);
+      case 'boolean':
+        return value ? 't' : 'f';
+      default:
+        if (value instanceof Date) return value.toISOString();
+        throw new TypeError(`a ${typeof value} for a column that is not JSON has no COPY text here`);
+    }
+  };
+  return {
+    columns: names,
+    encode(rows) {
+      let out = '';
+      for (const row of rows) {
+        let line = '';
+        for (let i = 0; i < fields.length; i++) {
+          const f = fields[i];
+          if (f) line += `${i === 0 ? '' : '\t'}${field(Reflect.get(row, f.key), f.json)}`;
+        }
+        out += `${line}\n`;
+      }
+      return out;
+    },
+  };
+}

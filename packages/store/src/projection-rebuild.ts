@@ -1,11 +1,15 @@
 // Rebuilding a projection from its stream, and checking a live projection against a rebuild of itself.
 import { randomBytes } from 'node:crypto';
+import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Bus, Delivery } from '@vigil/bus';
-import { defineError } from '@vigil/bus';
+import { defineError, readMessage } from '@vigil/bus';
 import { getTableName, sql } from 'drizzle-orm';
-import { rowsOf, type Database, type Tx } from './database.ts';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import { quoteIdentifier, rowsOf, type BulkSession, type Database, type Tx } from './database.ts';
+import { copyEncoder } from './insert-many.ts';
 import { createLease } from './lease.ts';
-import { readCheckpoint, resetProjection, startProjector, type Projection } from './projector.ts';
+import { readCheckpoint, resetProjection, startProjector, type BulkRebuild, type Projection } from './projector.ts';
+import { projectionCheckpoints } from './schema.ts';
 
 export const ProjectionBusyError = defineError(
   'VGL_PROJECTION_BUSY',
@@ -18,8 +22,12 @@ export interface RebuildOptions {
   readonly instance: string;
   /** How long to wait for the lease before giving up (default 5 s). */
   readonly leaseWaitMs?: number;
+  /** Events per transaction through the projector (default 500); per row-building step in bulk (default 256). */
   readonly batchSize?: number;
-  /** Called after each commit with the checkpoint reached and the stream sequence the rebuild runs to. */
+  /**
+   * Progress: the stream sequence reached and the one the rebuild runs to. Through the projector, after each
+   * commit; in bulk (one transaction), as rows are sent.
+   */
   readonly onProgress?: (checkpoint: number, target: number) => void;
 }
 
@@ -35,6 +43,11 @@ async function targetSequence(bus: Bus, projection: Projection): Promise<number>
  * Empties a projection (tables and checkpoint) and replays its stream into it, returning once it has applied every
  * event stored when the rebuild began. It takes the projection's lease first, so it refuses (ProjectionBusyError)
  * while a service runs the projection: stopping that service is the operator's job.
+ *
+ * A projection that declares `bulkRebuild` is rebuilt in bulk (rebuildInBulk: one transaction, COPY); if that
+ * fails on its data rather than on an outage (a duplicate the row builder could not see, an event it cannot
+ * process), the transaction has changed nothing and the rebuild runs again through the projector, which applies
+ * event by event, isolates an event that fails and reports it, exactly as the live projection did.
  */
 export async function rebuildProjection(bus: Bus, database: Database, projection: Projection, options: RebuildOptions): Promise<{ checkpoint: number; ms: number }> {
   const started = performance.now();
@@ -42,6 +55,19 @@ export async function rebuildProjection(bus: Bus, database: Database, projection
   const wait = AbortSignal.timeout(options.leaseWaitMs ?? 5000);
   await lease.acquire(wait);
   if (wait.aborted) throw new ProjectionBusyError(projection.name, 'its lease was not released');
+  if (projection.bulkRebuild) {
+    try {
+      const checkpoint = await rebuildInBulk(bus, database, projection, projection.bulkRebuild, lease.lost, options);
+      await lease.release();
+      return { checkpoint, ms: performance.now() - started };
+    } catch (err) {
+      if (lease.lost.aborted || !(await database.ping().then(() => true, () => false))) {
+        await lease.release();
+        throw err;
+      }
+      bus.logger.warn({ err, projection: projection.name }, 'bulk rebuild failed and was rolled back; rebuilding through the projector');
+    }
+  }
   try {
     await resetProjection(database, projection, bus.logger);
   } finally {
@@ -59,6 +85,173 @@ export async function rebuildProjection(bus: Bus, database: Database, projection
     await projector.stop();
   }
   return { checkpoint: await readCheckpoint(database, projection.name), ms: performance.now() - started };
+}
+
+/** Messages an ordered consumer asks for at a time: raw reads measure flat from about 2000 up (services/audit/bench). */
+const readAhead = 2048;
+/** Events per row-building step in bulk: few enough that what they allocate dies young (cheap to collect). */
+const bulkStep = 256;
+/** Bytes of COPY text per write: large enough that per-write costs vanish, small enough to keep memory flat. */
+const copyChunkBytes = 512 * 1024;
+
+interface StoredBatch {
+  /** The valid events, as the projector would apply them. */
+  readonly deliveries: Delivery[];
+  /** Messages that failed validation: the projector terminated them (and reported them then); rows never had them. */
+  rejected: number;
+  /** The last stream sequence read. */
+  lastSeq: number;
+}
+
+/**
+ * A projection's stream from its first message up to `target`, in order, through an ordered consumer (no acks, no
+ * durable state: the checkpoint is in the database), validated as the projector validates.
+ */
+async function* readStored(bus: Bus, projection: Projection, target: number, batchSize: number): AsyncGenerator<StoredBatch> {
+  if (target <= 0) return;
+  const consumer = await bus.js.consumers.get(bus.names.stream(projection.stream), {
+    deliver_policy: DeliverPolicy.All,
+    ...(projection.filterSubject ? { filter_subjects: bus.names.subject(projection.filterSubject) } : {}),
+  });
+  // Nothing to deliver (every message deleted, or none under the filter): consume() would wait for ever.
+  if ((await consumer.info()).num_pending === 0) {
+    await consumer.delete().catch(() => false);
+    return;
+  }
+  const messages = await consumer.consume({ max_messages: Math.max(readAhead, batchSize * 2) });
+  let batch: StoredBatch = { deliveries: [], rejected: 0, lastSeq: 0 };
+  try {
+    for await (const m of messages) {
+      if (m.seq > target) break;
+      const read = readMessage(bus, m);
+      if (read.ok) batch.deliveries.push({ event: read.event, seq: m.seq, subject: bus.names.plain(m.subject), deliveryCount: 1 });
+      else batch.rejected++;
+      batch.lastSeq = m.seq;
+      const end = m.seq >= target || m.info.pending === 0;
+      if (end) break;
+      if (batch.deliveries.length >= batchSize) {
+        yield batch;
+        batch = { deliveries: [], rejected: 0, lastSeq: 0 };
+      }
+    }
+  } finally {
+    await messages.close();
+  }
+  if (batch.lastSeq > 0) yield batch;
+}
+
+/**
+ * Indexes of a table that back no constraint, dropped: the statements that create them again. Building an index
+ * once over all the rows is several times cheaper than keeping it up to date row by row; the primary key and
+ * unique constraints stay, so every row is still checked as it arrives. Only for a plain table (not partitioned).
+ */
+async function dropSecondaryIndexes(session: BulkSession, table: string): Promise<string[]> {
+  const rows = await session.query(
+    `select pg_get_indexdef(i.indexrelid) as definition, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name
+       from pg_index i
+       join pg_class c on c.oid = i.indexrelid
+       join pg_namespace n on n.oid = c.relnamespace
+       join pg_class t on t.oid = i.indrelid
+      where i.indrelid = to_regclass($1) and t.relkind = 'r'
+        and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+      order by c.relname`,
+    [quoteIdentifier(table)],
+  );
+  const definitions: string[] = [];
+  for (const row of rows) {
+    await session.query(`drop index ${String(row['name'])}`);
+    definitions.push(String(row['definition']));
+  }
+  return definitions;
+}
+
+/**
+ * COPYs batches of rows into the table; the column list comes from the first row. Rows are encoded as they come
+ * and sent as buffers of about copyChunkBytes: what waits for the socket is bytes outside the JavaScript heap, not
+ * thousands of strings the garbage collector would copy again and again.
+ */
+async function copyRows(session: BulkSession, table: PgTable, batches: AsyncGenerator<readonly PgTable['$inferInsert'][]>): Promise<void> {
+  try {
+    const first = await batches.next();
+    const sample = first.done ? undefined : first.value[0];
+    if (first.done || !sample) return;
+    const encoder = copyEncoder(table, sample);
+    const chunks = async function* () {
+      let pending: Buffer[] = [];
+      let bytes = 0;
+      for (let rows: readonly PgTable['$inferInsert'][] | undefined = first.value; rows; ) {
+        const encoded = Buffer.from(encoder.encode(rows), 'utf8');
+        pending.push(encoded);
+        bytes += encoded.length;
+        if (bytes >= copyChunkBytes) {
+          yield Buffer.concat(pending, bytes);
+          pending = [];
+          bytes = 0;
+        }
+        const next = await batches.next();
+        rows = next.done ? undefined : next.value;
+      }
+      if (bytes > 0) yield Buffer.concat(pending, bytes);
+    };
+    await session.copyIn(getTableName(table), encoder.columns, chunks());
+  } finally {
+    await batches.return(undefined);
+  }
+}
+
+/**
+ * A rebuild from sequence 0 as one transaction: empty the tables and the checkpoint, drop the table's secondary
+ * indexes, stream every row in with COPY while the next ones are read and computed, create the indexes again,
+ * write the checkpoint, commit. Exactly once as the projector is: the rows and the checkpoint commit together.
+ * A crash, an error or a lost lease rolls all of it back, tables, indexes and checkpoint as they were before;
+ * readers of the tables wait for the commit (TRUNCATE's lock) rather than see them half built.
+ */
+async function rebuildInBulk(bus: Bus, database: Database, projection: Projection, bulk: BulkRebuild, lost: AbortSignal, options: RebuildOptions): Promise<number> {
+  await projection.prepare?.(database);
+  const target = await targetSequence(bus, projection);
+  const batchSize = options.batchSize ?? bulkStep;
+  return database.bulkTransaction(async (session) => {
+    // The commit may return before its WAL is on disk. Safe for this transaction, and set for it alone: it holds
+    // every row and the checkpoint, so a crash that loses the commit loses both together, the database comes back
+    // as it was before the rebuild (its old rows, its old checkpoint, consistent with each other), and running the
+    // rebuild again does it all again. Nothing is acked to anyone on the strength of this commit.
+    await session.query(`set local synchronous_commit = off`);
+    // What resetProjection does, in this same transaction (the append-only trigger allows TRUNCATE in a reset).
+    await session.query(`select set_config('vigil.projection_reset', 'on', true)`);
+    const tables = projection.tables.map((t) => quoteIdentifier(getTableName(t)));
+    if (tables.length > 0) await session.query(`truncate ${tables.join(', ')}`);
+    const checkpoints = quoteIdentifier(getTableName(projectionCheckpoints));
+    await session.query(`delete from ${checkpoints} where ${quoteIdentifier(projectionCheckpoints.projection.name)} = $1`, [projection.name]);
+    const indexes = await dropSecondaryIndexes(session, getTableName(bulk.table));
+
+    let lastSeq = 0;
+    let rejected = 0;
+    const build = bulk.start();
+    const rowBatches = async function* () {
+      for await (const batch of readStored(bus, projection, target, batchSize)) {
+        if (lost.aborted) throw new Error(`lost the lease of projection ${projection.name} while rebuilding it`);
+        const rows = build(batch.deliveries);
+        lastSeq = batch.lastSeq;
+        rejected += batch.rejected;
+        options.onProgress?.(lastSeq, target);
+        if (rows.length > 0) yield rows;
+      }
+    };
+    await copyRows(session, bulk.table, rowBatches());
+
+    for (const index of indexes) await session.query(index);
+    if (lastSeq > 0) {
+      const c = projectionCheckpoints;
+      await session.query(
+        `insert into ${checkpoints} (${[c.projection, c.stream, c.lastSeq].map((column) => quoteIdentifier(column.name)).join(', ')}) values ($1, $2, $3)`,
+        [projection.name, bus.names.stream(projection.stream), lastSeq],
+      );
+    }
+    // Never commit without the lease: another holder may have started from the old checkpoint.
+    if (lost.aborted) throw new Error(`lost the lease of projection ${projection.name} while rebuilding it`);
+    if (rejected > 0) bus.logger.warn({ projection: projection.name, rejected }, 'messages that fail validation were stepped over, as the projector did');
+    return lastSeq;
+  });
 }
 
 export interface TableComparison {
@@ -96,6 +289,7 @@ export async function compareWithRebuild(
   projection: Projection,
   replay: (untilSeq: number) => AsyncIterable<readonly Delivery[]>,
 ): Promise<ProjectionComparison> {
+  await projection.prepare?.(database);
   const scratch = `vigil_scratch_${randomBytes(6).toString('hex')}`;
   return database.db.transaction(
     async (tx) => {

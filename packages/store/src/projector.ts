@@ -20,6 +20,28 @@ export interface Projection {
   readonly tables: readonly PgTable[];
   /** Writes the rows for a batch of events, inside the transaction that also moves the checkpoint. */
   apply(tx: Tx, events: readonly Delivery[]): Promise<void>;
+  /**
+   * Creates what migrations cannot express (a partitioned or hypertable table), idempotently; run before the
+   * projector starts and before a reset or a comparison, so its tables exist whatever started first.
+   */
+  prepare?(database: Database): Promise<void>;
+  /**
+   * Declares that, from empty tables, the projection only appends rows to one table, each a pure function of the
+   * events before it: rebuildProjection then streams them in with COPY, in one transaction, rather than applying
+   * batches (see projection-rebuild.ts).
+   */
+  readonly bulkRebuild?: BulkRebuild;
+}
+
+/** How a projection's rows are computed when it is rebuilt from sequence 0 (Projection.bulkRebuild). */
+export interface BulkRebuild<T extends PgTable = PgTable> {
+  /** The one table the rows go to (its other tables, if any, stay empty). */
+  readonly table: T;
+  /**
+   * A row builder for one rebuild from empty tables, fed every valid event once, in stream order, in batches; it
+   * may keep state between batches (a hash chain's head). Rows must share the keys of the first one.
+   */
+  start(): (events: readonly Delivery[]) => readonly T['$inferInsert'][];
 }
 
 export interface ProjectorOptions {
@@ -73,6 +95,7 @@ export async function startProjector(bus: Bus, database: Database, projection: P
   const durable = bus.names.consumer(`projection_${projection.name}`);
   const batchSize = options.batchSize ?? 500;
   const maxAttempts = options.maxAttempts ?? 5;
+  await projection.prepare?.(database);
   const lease = await createLease(bus, `projection.${projection.name}`, options.instance, options.leaseTtlMs);
   const stopping = new AbortController();
   let active = false;
@@ -104,8 +127,12 @@ export async function startProjector(bus: Bus, database: Database, projection: P
     closeMessages = async () => {
       await messages.close();
     };
+    // A stop or a lost lease closes the iterator even while no message comes: the loop below only looks between
+    // messages, and a stop that landed while the consumer was being positioned found nothing to close yet.
     const onLost = () => void messages.close();
     held.lost.addEventListener('abort', onLost, { once: true });
+    stopping.signal.addEventListener('abort', onLost, { once: true });
+    if (stopping.signal.aborted || held.lost.aborted) onLost();
     let buffer: Entry[] = [];
     try {
       for await (const m of messages) {
@@ -124,6 +151,7 @@ export async function startProjector(bus: Bus, database: Database, projection: P
       if (buffer.length > 0 && !held.lost.aborted) await commitBatch(buffer);
     } finally {
       held.lost.removeEventListener('abort', onLost);
+      stopping.signal.removeEventListener('abort', onLost);
       closeMessages = undefined;
       await messages.close().catch(() => {});
     }
@@ -240,6 +268,7 @@ async function positionConsumer(bus: Bus, stream: string, durable: string, check
  * only way to empty it is a reset whose rebuild from the stream gives the same rows back.
  */
 export async function resetProjection(database: Database, projection: Projection, logger: Logger): Promise<void> {
+  await projection.prepare?.(database);
   await database.db.transaction(async (tx) => {
     await tx.execute(sql`select set_config('vigil.projection_reset', 'on', true)`);
     const tables = projection.tables.map((table) => sql.identifier(getTableName(table)));

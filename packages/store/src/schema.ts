@@ -1,4 +1,4 @@
-import { bigint, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * Where each projection has got to: the last stream sequence applied, written in the same transaction as the
@@ -41,7 +41,13 @@ export const auditLog = pgTable(
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
   },
-  (t) => [index('audit_log_tenant_at').on(t.tenant, t.at), index('audit_log_category_at').on(t.category, t.at), index('audit_log_at').on(t.at)],
+  (t) => [
+    index('audit_log_tenant_at').on(t.tenant, t.at),
+    index('audit_log_category_at').on(t.category, t.at),
+    index('audit_log_at').on(t.at),
+    // GET /audit/events: one tenant's records in chain order, a page after a position (keyset), without a sort.
+    index('audit_log_tenant_position').on(t.tenant, t.position),
+  ],
 );
 
 /**
@@ -90,4 +96,55 @@ export const kmeKeyRequests = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'string' }).notNull(),
   },
   (t) => [index('kme_key_requests_link_status').on(t.linkId, t.status), index('kme_key_requests_master').on(t.masterSaeId)],
+);
+
+/** A device credential as the registry read model shows it: what and when, never its hash. */
+export interface DeviceCredentialRecord {
+  readonly credential_id: string;
+  readonly kind: 'secret' | 'certificate';
+  readonly issued_at: string;
+  readonly expires_at?: string;
+  readonly revoked_at?: string;
+}
+
+/**
+ * Registered devices (services/telemetry, from DEVICE_REGISTRY): one row per device of a tenant, with its
+ * credentials' lifecycle. Never a secret or a credential hash.
+ */
+export const devices = pgTable(
+  'devices',
+  {
+    tenant: text('tenant').notNull(),
+    deviceId: uuid('device_id').notNull(),
+    name: text('name').notNull(),
+    deviceType: text('device_type').notNull(),
+    serial: text('serial').notNull(),
+    talq: jsonb('talq').$type<{ address: string; device_class: string }>(),
+    metadata: jsonb('metadata').$type<Record<string, string>>().notNull(),
+    status: text('status').$type<'active' | 'decommissioned'>().notNull(),
+    registeredAt: timestamp('registered_at', { withTimezone: true, precision: 3 }).notNull(),
+    credentials: jsonb('credentials').$type<DeviceCredentialRecord[]>().notNull(),
+    /** The DEVICE_REGISTRY sequence of the last event applied to this device. */
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+  },
+  // Keyset pages of one tenant's devices walk the primary key.
+  (t) => [primaryKey({ columns: [t.tenant, t.deviceId] })],
+);
+
+/**
+ * What devices last said (services/telemetry, from DEVICE_TELEMETRY): presence, the time of the last message of
+ * any kind, the last heartbeat's uptime. A projection of its own stream, so a row may exist before its device's.
+ */
+export const deviceStatus = pgTable(
+  'device_status',
+  {
+    tenant: text('tenant').notNull(),
+    deviceId: uuid('device_id').notNull(),
+    online: boolean('online').notNull(),
+    /** The broker session that brought the device online; an offline of an older session changes nothing. */
+    session: text('session'),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true, precision: 3 }),
+    lastUptimeS: doublePrecision('last_uptime_s'),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.deviceId] })],
 );

@@ -98,6 +98,16 @@ for (const kind of await availableDatabaseKinds()) {
       assert.deepEqual(await projectedRows(db.database), before);
     });
 
+    test('a projector stopped at any moment of its start stops (no message needs to arrive)', { timeout: 30_000 }, async () => {
+      // A filter nothing matches: only the stop can end its read.
+      const quiet = { ...counterProjection, name: 'quiet_counter', filterSubject: 'auth.quiet.>' };
+      for (const delayMs of [0, 1, 5, 20, 50, 200]) {
+        const p = await startProjector(t.bus, db.database, quiet, { instance: 'q', leaseTtlMs: 1000 });
+        await new Promise((r) => setTimeout(r, delayMs));
+        await p.stop();
+      }
+    });
+
     test('a second replica stands by while the first holds the projection', async () => {
       const standby = await startProjector(t.bus, db.database, counterProjection, { instance: 'c', leaseTtlMs: 1000 });
       try {

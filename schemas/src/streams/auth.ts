@@ -22,22 +22,35 @@ export const RoleName = Type.Union([
   Type.Literal('viewer'),
 ]);
 const Roles = Type.Array(RoleName, { minItems: 1, maxItems: 6 });
+/** A permission as `resource:action`; which ones exist is the identity contract's business (it may add more). */
+const PermissionName = Type.String({ pattern: '^[a-z_]+:[a-z_]+$', maxLength: 64 });
+const Permissions = Type.Array(PermissionName, { minItems: 1, maxItems: 32 });
 /** Sealed bytes (nonce ‖ ciphertext ‖ tag, base64) and the KEK that opens them. */
 const SealedValue = Type.Object({ kek_id: Type.String({ minLength: 1 }), sealed: Type.String({ contentEncoding: 'base64' }) }, { additionalProperties: false });
 
 const object = <P extends Parameters<typeof Type.Object>[0]>(properties: P) => Type.Object(properties, { additionalProperties: false });
 
-// Tenant, on `auth.<tenant>.tenant.<tenant>`: seats settle the user quota by expected sequence.
+// Tenant, on `auth.<tenant>.tenant.<tenant>`: seats settle the user quota, API key slots the API key quota, both by
+// expected sequence.
 
 export const TenantCreated = defineEvent(
   StreamName.AuthEvent,
   'auth.tenant.created',
   1,
-  object({ tenant_id: TenantId, name: Type.String({ minLength: 1, maxLength: 200 }), max_users: Type.Integer({ minimum: 1 }) }),
+  object({
+    tenant_id: TenantId,
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    max_users: Type.Integer({ minimum: 1 }),
+    /** Absent on tenants made before API keys: the deployment's default quota applies. */
+    max_api_keys: Type.Optional(Type.Integer({ minimum: 0 })),
+  }),
 );
 export const TenantSuspended = defineEvent(StreamName.AuthEvent, 'auth.tenant.suspended', 1, object({ reason: Type.String({ maxLength: 500 }) }));
 export const SeatTaken = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_taken', 1, object({ user_id: Uuid }));
 export const SeatReleased = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_released', 1, object({ user_id: Uuid }));
+/** An API key holds a slot of its tenant's quota until it is revoked or expires (so the expiry travels with the slot). */
+export const ApiKeySlotTaken = defineEvent(StreamName.AuthEvent, 'auth.tenant.api_key_slot_taken', 1, object({ key_id: Uuid, expires_at: Instant }));
+export const ApiKeySlotReleased = defineEvent(StreamName.AuthEvent, 'auth.tenant.api_key_slot_released', 1, object({ key_id: Uuid }));
 
 // Unique names, on `auth.<tenant>.username.<sha256>` and `auth.<tenant>.email.<sha256>`: the first append wins.
 
@@ -84,6 +97,15 @@ export const LoggedIn = defineEvent(
 export const SessionEnded = defineEvent(StreamName.AuthEvent, 'auth.user.session_ended', 1, object({ session_id: Uuid }));
 export const MfaEnrolled = defineEvent(StreamName.AuthEvent, 'auth.user.mfa_enrolled', 1, object({ enrollment_id: Uuid, secret: SealedValue }));
 export const MfaConfirmed = defineEvent(StreamName.AuthEvent, 'auth.user.mfa_confirmed', 1, object({ enrollment_id: Uuid, step: Type.Integer({ minimum: 0 }) }));
+/** An administrator ended a lock (and the count of failures) before its time. */
+export const UserUnlocked = defineEvent(StreamName.AuthEvent, 'auth.user.unlocked', 1, object({}));
+export const RoleAssigned = defineEvent(StreamName.AuthEvent, 'auth.user.role_assigned', 1, object({ role: RoleName }));
+export const RoleRevoked = defineEvent(StreamName.AuthEvent, 'auth.user.role_revoked', 1, object({ role: RoleName }));
+/**
+ * The user issued an API key with these permissions. Decided on the user's subject, so it is ordered against a
+ * disable or a role change of the same user: either it comes first and they revoke the key, or it is refused.
+ */
+export const ApiKeyIssued = defineEvent(StreamName.AuthEvent, 'auth.user.api_key_issued', 1, object({ key_id: Uuid, permissions: Permissions, expires_at: Instant }));
 // Session, on `auth.<tenant>.session.<session_id>`: refresh rotation is settled by expected sequence.
 
 const RevocationReason = Type.Union([
@@ -94,6 +116,8 @@ const RevocationReason = Type.Union([
   Type.Literal('session_limit'),
   Type.Literal('user_disabled'),
   Type.Literal('revoked'),
+  Type.Literal('roles_changed'),
+  Type.Literal('password_changed'),
 ]);
 export const SessionStarted = defineEvent(
   StreamName.AuthEvent,
@@ -103,6 +127,33 @@ export const SessionStarted = defineEvent(
 );
 export const SessionRefreshed = defineEvent(StreamName.AuthEvent, 'auth.session.refreshed', 1, object({ refresh_sha256: Sha256Hex }));
 export const SessionRevoked = defineEvent(StreamName.AuthEvent, 'auth.session.revoked', 1, object({ reason: RevocationReason }));
+
+// API key, on `auth.<tenant>.apikey.<key_id>`: every edge follows these to authenticate keys without a database.
+
+export const ApiKeyRevocationReason = Type.Union([
+  Type.Literal('owner'),
+  Type.Literal('admin'),
+  Type.Literal('user_disabled'),
+  Type.Literal('permissions_reduced'),
+]);
+export const ApiKeyCreated = defineEvent(
+  StreamName.AuthEvent,
+  'auth.apikey.created',
+  1,
+  object({
+    key_id: Uuid,
+    /** The user who made it: the key acts for them, with at most their permissions. */
+    user_id: Uuid,
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    permissions: Permissions,
+    expires_at: Instant,
+    rate_limit_per_minute: Type.Integer({ minimum: 1 }),
+    /** SHA-256 of the whole key as shown once (`vgl_<id>_<secret>`); the key itself is never stored. */
+    secret_sha256: Sha256Hex,
+  }),
+);
+/** Also appended to a key that does not exist yet, when its user is disabled while the key is being made. */
+export const ApiKeyRevoked = defineEvent(StreamName.AuthEvent, 'auth.apikey.revoked', 1, object({ reason: ApiKeyRevocationReason }));
 
 // Security events on AUDIT, `audit.<tenant>.authentication` and `audit.<tenant>.authorization`.
 
@@ -153,9 +204,61 @@ export const AccessDeniedAudit = defineEvent(
     category: Type.Literal('authorization'),
     severity: AuditSeverity,
     user_id: Type.String({ minLength: 1, maxLength: 200 }),
+    /** Present when the caller authenticated with an API key (of user_id). */
+    api_key_id: Type.Optional(Uuid),
     permission: Type.String({ maxLength: 100 }),
     route: Type.String({ maxLength: 300 }),
   }),
+);
+export const ApiKeyCreatedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.api_key_created',
+  1,
+  object({ category: Type.Literal('administration'), severity: AuditSeverity, user_id: Uuid, key_id: Uuid, permissions: Permissions, expires_at: Instant }),
+);
+export const ApiKeyRevokedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.api_key_revoked',
+  1,
+  object({ category: Type.Literal('administration'), severity: AuditSeverity, user_id: Uuid, key_id: Uuid, reason: ApiKeyRevocationReason }),
+);
+export const UserDisabledAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.user_disabled',
+  1,
+  object({
+    category: Type.Literal('administration'),
+    severity: AuditSeverity,
+    user_id: Uuid,
+    sessions_ended: Type.Integer({ minimum: 0 }),
+    api_keys_revoked: Type.Integer({ minimum: 0 }),
+  }),
+);
+export const AccountUnlockedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.account_unlocked',
+  1,
+  object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid }),
+);
+export const RoleChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.role_changed',
+  1,
+  object({
+    category: Type.Literal('authorization'),
+    severity: AuditSeverity,
+    user_id: Uuid,
+    role: RoleName,
+    change: Type.Union([Type.Literal('assigned'), Type.Literal('revoked')]),
+    sessions_ended: Type.Integer({ minimum: 0 }),
+    api_keys_revoked: Type.Integer({ minimum: 0 }),
+  }),
+);
+export const PasswordChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.password_changed',
+  1,
+  object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid, sessions_ended: Type.Integer({ minimum: 0 }) }),
 );
 
 export const authEvents: readonly EventDefinition[] = [
@@ -163,6 +266,8 @@ export const authEvents: readonly EventDefinition[] = [
   TenantSuspended,
   SeatTaken,
   SeatReleased,
+  ApiKeySlotTaken,
+  ApiKeySlotReleased,
   NameClaimed,
   NameReleased,
   UserCreated,
@@ -173,13 +278,25 @@ export const authEvents: readonly EventDefinition[] = [
   SessionEnded,
   MfaEnrolled,
   MfaConfirmed,
+  UserUnlocked,
+  RoleAssigned,
+  RoleRevoked,
+  ApiKeyIssued,
   SessionStarted,
   SessionRefreshed,
   SessionRevoked,
+  ApiKeyCreated,
+  ApiKeyRevoked,
   LoginSucceededAudit,
   LoginFailedAudit,
   AccountLockedAudit,
   RefreshReuseAudit,
   SessionRevokedAudit,
   AccessDeniedAudit,
+  ApiKeyCreatedAudit,
+  ApiKeyRevokedAudit,
+  UserDisabledAudit,
+  AccountUnlockedAudit,
+  RoleChangedAudit,
+  PasswordChangedAudit,
 ];

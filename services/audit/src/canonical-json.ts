@@ -7,32 +7,50 @@
 /** Lone surrogates: JSON.stringify escapes them, RFC 8785 forbids them. */
 const loneSurrogate = /\p{Cs}/u;
 
-function byKey(a: readonly [string, unknown], b: readonly [string, unknown]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+/** A string as RFC 8785 writes it: JSON.stringify's escaping, lone surrogates refused. */
+export function canonicalString(value: string): string {
+  const text = JSON.stringify(value);
+  // JSON.stringify writes a lone surrogate as a `\udXXX` escape: only text holding a `\u` can hold one, so the
+  // (slower) exact test runs on those alone.
+  if (text.includes('\\u') && loneSurrogate.test(value)) throw new TypeError('a string with a lone surrogate has no canonical JSON');
+  return text;
 }
 
-function writeString(value: string): string {
-  if (loneSurrogate.test(value)) throw new TypeError('a string with a lone surrogate has no canonical JSON');
+/** A number as RFC 8785 writes it (ECMAScript's shortest round-trip form); NaN and infinities refused. */
+export function canonicalNumber(value: number): string {
+  if (!Number.isFinite(value)) throw new TypeError(`${value} has no JSON representation`);
   return JSON.stringify(value);
 }
 
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      return writeString(value);
+      return canonicalString(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${value} has no JSON representation`);
-      return JSON.stringify(value);
+      return canonicalNumber(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map((item: unknown) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
-      const members: string[] = [];
-      for (const [key, member] of Object.entries(value).sort(byKey)) {
-        if (member !== undefined) members.push(`${writeString(key)}:${canonicalJson(member)}`);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          out += `${i === 0 ? '' : ','}${item === undefined ? 'null' : canonicalJson(item)}`;
+        }
+        return `${out}]`;
       }
-      return `{${members.join(',')}}`;
+      // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as RFC 8785 requires.
+      const keys = Object.keys(value).sort();
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const member: unknown = Reflect.get(value, key);
+        if (member === undefined) continue;
+        out += `${first ? '' : ','}${canonicalString(key)}:${canonicalJson(member)}`;
+        first = false;
+      }
+      return `${out}}`;
     }
     default:
       throw new TypeError(`a ${typeof value} has no JSON representation`);

@@ -2,7 +2,7 @@
 // projector, `vigil audit verify` and the README's algorithm for auditors all mean exactly this module.
 import { hash } from 'node:crypto';
 import { ChainCheckpointed, type AnyEnvelope } from '@vigil/schemas';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson, canonicalNumber, canonicalString } from './canonical-json.ts';
 
 export { canonicalJson };
 
@@ -72,9 +72,54 @@ export function recordFields(r: AuditRecord): AuditRecord {
   };
 }
 
+const nullable = (value: string | null) => (value === null ? 'null' : canonicalString(value));
+
+/**
+ * JCS of the record made of `fields` at `position`, written field by field in RFC 8785 order (the keys of
+ * AuditRecord sorted by UTF-16 code units): the same text as `canonicalJson(recordFields(record))`, which a property
+ * test holds it to, without building the record or sorting its keys once per record.
+ */
+function recordJson(fields: AuditEntry, position: number): string {
+  return (
+    `{"actor":{"id":${canonicalString(fields.actor.id)},"kind":${canonicalString(fields.actor.kind)}}` +
+    `,"at":${canonicalString(fields.at)}` +
+    `,"category":${canonicalString(fields.category)}` +
+    `,"causation_id":${nullable(fields.causation_id)}` +
+    `,"correlation_id":${canonicalString(fields.correlation_id)}` +
+    `,"details":${canonicalJson(fields.details)}` +
+    `,"event_id":${canonicalString(fields.event_id)}` +
+    `,"position":${canonicalNumber(position)}` +
+    `,"seq":${canonicalNumber(fields.seq)}` +
+    `,"severity":${canonicalString(fields.severity)}` +
+    `,"subject":${canonicalString(fields.subject)}` +
+    `,"tenant":${nullable(fields.tenant)}` +
+    `,"type":${canonicalString(fields.type)}` +
+    `,"v":${canonicalNumber(fields.v)}}`
+  );
+}
+
+/** The canonical JSON (RFC 8785) of a record's fields: what its hash covers. */
+export function canonicalRecordJson(record: AuditRecord): string {
+  return recordJson(record, record.position);
+}
+
+// One buffer for every hash input (prev_hash bytes, then the record's UTF-8), grown when a record needs more: the
+// hashing is synchronous, so nothing else writes it in between.
+let hashInput = Buffer.allocUnsafe(16 * 1024);
+
+function digest(prevHash: string, json: string): string {
+  // At most 3 UTF-8 bytes per UTF-16 code unit.
+  const capacity = Math.ceil(prevHash.length / 2) + json.length * 3;
+  if (hashInput.length < capacity) hashInput = Buffer.allocUnsafe(Math.max(capacity, hashInput.length * 2));
+  // As Buffer.from(prevHash, 'hex'): the bytes up to the first character that is not hex.
+  const prevBytes = hashInput.write(prevHash, 0, 'hex');
+  const length = prevBytes + hashInput.write(json, prevBytes, 'utf8');
+  return hash('sha256', hashInput.subarray(0, length), 'hex');
+}
+
 /** `SHA-256(bytes of prev_hash ‖ UTF-8 of JCS(record))`, lowercase hex. */
 export function chainHash(prevHash: string, record: AuditRecord): string {
-  return hash('sha256', Buffer.concat([Buffer.from(prevHash, 'hex'), Buffer.from(canonicalJson(recordFields(record)), 'utf8')]), 'hex');
+  return digest(prevHash, recordJson(record, record.position));
 }
 
 export function isJsonObject(value: unknown): value is JsonObject {
@@ -89,7 +134,8 @@ const severities = new Set(['info', 'notice', 'warning', 'critical']);
  * Every AUDIT event declares `category` and `severity` in its data; an event that does not is filed as system/info.
  */
 export function entryOf(seq: number, subject: string, event: AnyEnvelope): AuditEntry | undefined {
-  if (ChainCheckpointed.is(event)) return undefined;
+  // The type compared first: the schema check then runs for checkpoints only, not once more for every record.
+  if (event.type === ChainCheckpointed.type && ChainCheckpointed.is(event)) return undefined;
   const data: JsonObject = isJsonObject(event.data) ? event.data : { data: event.data };
   const { category, severity, ...details } = data;
   return {
@@ -127,15 +173,57 @@ export function checkpointOf(streamSeq: number, event: AnyEnvelope): Checkpoint 
  * Extends a chain one entry at a time. An event id already in the chain is skipped: a publish retried after the
  * server's duplicate window is stored twice on the stream, but it is one event and is recorded once.
  */
+/** Event ids known to be in the chain already. */
+export interface ChainedIds {
+  has(eventId: string): boolean;
+}
+
+/** Where a builder remembers the ids it chains: every one (a Set), or the most recent ones (RecentIds). */
+export interface ChainMemory extends ChainedIds {
+  add(eventId: string): unknown;
+}
+
+/**
+ * The event ids chained most recently, at most `capacity` of them, for a builder that runs through a whole stream
+ * (a rebuild) in bounded memory. A duplicate is a publish retried after the server's deduplication window, so it
+ * lies close behind the first; one further back is not seen here, and the unique event_id of audit_log refuses it.
+ */
+export class RecentIds implements ChainMemory {
+  readonly #ids = new Set<string>();
+  readonly #order: (string | undefined)[];
+  #next = 0;
+
+  constructor(readonly capacity: number) {
+    this.#order = new Array<string | undefined>(capacity).fill(undefined);
+  }
+
+  has(eventId: string): boolean {
+    return this.#ids.has(eventId);
+  }
+
+  add(eventId: string): void {
+    if (this.#ids.has(eventId)) return;
+    const evicted = this.#order[this.#next];
+    if (evicted !== undefined) this.#ids.delete(evicted);
+    this.#order[this.#next] = eventId;
+    this.#next = (this.#next + 1) % this.capacity;
+    this.#ids.add(eventId);
+  }
+}
+
 export class ChainBuilder {
   #head: ChainHead;
-  readonly #alreadyChained: ReadonlySet<string>;
-  readonly #chained = new Set<string>();
+  readonly #alreadyChained: ChainedIds;
+  readonly #chained: ChainMemory;
 
-  /** `alreadyChained`: ids known to be in the chain before `head` (the projector asks the table for a batch's ids). */
-  constructor(head: ChainHead = emptyChain, alreadyChained: ReadonlySet<string> = new Set()) {
+  /**
+   * `alreadyChained`: ids known to be in the chain before `head` (the projector asks the table for a batch's ids);
+   * `chained`: where the ids this builder chains are kept (by default all of them).
+   */
+  constructor(head: ChainHead = emptyChain, alreadyChained: ChainedIds = new Set(), chained: ChainMemory = new Set<string>()) {
     this.#head = head;
     this.#alreadyChained = alreadyChained;
+    this.#chained = chained;
   }
 
   get head(): ChainHead {
@@ -145,10 +233,29 @@ export class ChainBuilder {
   append(entry: AuditEntry): ChainedRecord | undefined {
     if (this.#alreadyChained.has(entry.event_id) || this.#chained.has(entry.event_id)) return undefined;
     this.#chained.add(entry.event_id);
-    const record: AuditRecord = { ...entry, position: this.#head.position + 1 };
-    const hash = chainHash(this.#head.hash, record);
-    const chained: ChainedRecord = { ...record, prev_hash: this.#head.hash, hash };
-    this.#head = { position: record.position, hash };
+    const position = this.#head.position + 1;
+    const prevHash = this.#head.hash;
+    const hash = digest(prevHash, recordJson(entry, position));
+    // Built field by field (not spread from the entry): only a record's own fields are chained or returned.
+    const chained: ChainedRecord = {
+      position,
+      seq: entry.seq,
+      event_id: entry.event_id,
+      type: entry.type,
+      v: entry.v,
+      at: entry.at,
+      tenant: entry.tenant,
+      actor: { kind: entry.actor.kind, id: entry.actor.id },
+      correlation_id: entry.correlation_id,
+      causation_id: entry.causation_id,
+      category: entry.category,
+      severity: entry.severity,
+      subject: entry.subject,
+      details: entry.details,
+      prev_hash: prevHash,
+      hash,
+    };
+    this.#head = { position, hash };
     return chained;
   }
 }

@@ -3,6 +3,7 @@
 // PGlite is single-process and so is that store: with the embedded defaults Vigil must be stopped first.
 import { join } from 'node:path';
 import { connectBus, drainBus, startLocalNatsServer, type Bus, type LocalNatsServer } from '@vigil/bus';
+import { busSecurityOf } from '@vigil/runtime';
 import { loadConfig, type Config } from '@vigil/config';
 import { createLogger } from '@vigil/log';
 import { openDatabase, type Database } from '@vigil/store';
@@ -23,7 +24,7 @@ export async function openCliContext(options: { readonly database: boolean; read
     localNats = await startLocalNatsServer({ storeDir: join(config.VIGIL_DATA_DIR, 'nats') });
     servers = [localNats.url];
   }
-  const bus = await connectBus({ servers, name: 'vigil-cli', logger, namespace: config.VIGIL_NAMESPACE, ensureStreams: false });
+  const bus = await connectBus({ servers, name: 'vigil-cli', logger, namespace: config.VIGIL_NAMESPACE, ensureStreams: false, ...(localNats ? {} : { security: busSecurityOf(config) }) });
   const database = options.database
     ? await openDatabase({ logger, ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 2 } : { dataDir: join(config.VIGIL_DATA_DIR, 'pglite') }) })
     : undefined;

@@ -1,4 +1,5 @@
 export { readAuditLog, type AuditLogFilter } from './audit-log-reader.ts';
+export { readAuditPage, serveAuditQueries } from './audit-query.ts';
 export {
   canonicalJson,
   ChainBuilder,
@@ -15,6 +16,7 @@ export { checkpointSubject, lastCheckpoint } from './checkpoints.ts';
 export { openCliContext, type CliContext } from './cli-context.ts';
 export { exportAudit, type ExportedRecord } from './export.ts';
 export { progressOnStderr, type Progress } from './progress.ts';
+export { pageOf, planAuditQuery, severitiesAtLeast, type AuditQueryPlan, type Page } from './query-plan.ts';
 export { auditProjection, readChainHead } from './projection.ts';
 export { replayStream, type ReplayedMessage } from './replay.ts';
 export { auditService, createAuditService, type AuditServiceOptions } from './service.ts';

@@ -1,5 +1,6 @@
 import type { ServiceModule } from '@vigil/runtime';
 import { startProjector } from '@vigil/store';
+import { serveAuditQueries } from './audit-query.ts';
 import { checkpointPublisher } from './checkpoints.ts';
 import { auditProjection } from './projection.ts';
 import { startSummarisers } from './summariser.ts';
@@ -14,7 +15,8 @@ export interface AuditServiceOptions {
 
 /**
  * The audit service: summarises state changes of the other streams onto AUDIT, projects AUDIT into the chained
- * audit_log table (one active projector, a lease), and publishes the chain's checkpoints back to AUDIT.
+ * audit_log table (one active projector, a lease), publishes the chain's checkpoints back to AUDIT, and answers
+ * audit queries (every replica, whether or not it holds the projector's lease).
  */
 export function createAuditService(options: AuditServiceOptions = {}): ServiceModule {
   const every = options.checkpointEvery ?? 1000;
@@ -32,6 +34,7 @@ export function createAuditService(options: AuditServiceOptions = {}): ServiceMo
         onCommit: () => checkpoints.request(),
       });
       const summarisers = await startSummarisers(bus);
+      const queries = serveAuditQueries(bus, database);
       checkpoints.request();
       return {
         projections: [projector],
@@ -39,6 +42,7 @@ export function createAuditService(options: AuditServiceOptions = {}): ServiceMo
           return { checkpoint_every: every, summarisers: await Promise.all(summarisers.map(async (s) => ({ name: s.name, ...(await s.lag()) }))) };
         },
         async stop() {
+          await queries.stop();
           await Promise.all(summarisers.map((s) => s.stop()));
           await projector.stop();
           await checkpoints.settled();

@@ -2,17 +2,22 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { ChainCheckpointed, EventSummarised, MessageRejected, vigilEvents, type AnyEnvelope } from '@vigil/schemas';
 import {
   canonicalJson,
+  canonicalRecordJson,
   ChainBuilder,
   chainHash,
   checkCheckpoint,
   compareWithStream,
   entryOf,
   genesisHash,
+  RecentIds,
+  recordFields,
   StoredChainCheck,
   type AuditEntry,
+  type AuditRecord,
   type ChainedRecord,
 } from '../src/chain.ts';
 import { derivedId } from '@vigil/crypto';
@@ -76,6 +81,37 @@ describe('the chain', () => {
     assert.equal(chainHash(genesisHash, first), expected);
   });
 
+  test('a record is hashed as the generic RFC 8785 text of its fields, whatever they hold', () => {
+    const text = fc.string({ unit: 'grapheme' });
+    const record = fc.record({
+      position: fc.integer({ min: 1 }),
+      seq: fc.integer({ min: 1 }),
+      event_id: text,
+      type: text,
+      v: fc.integer({ min: 1, max: 1000 }),
+      at: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      tenant: fc.option(text, { nil: null }),
+      actor: fc.record({ kind: text, id: text }),
+      correlation_id: text,
+      causation_id: fc.option(text, { nil: null }),
+      category: text,
+      severity: text,
+      subject: text,
+      details: fc.dictionary(text, fc.jsonValue()),
+    });
+    fc.assert(
+      fc.property(record, fc.stringMatching(/^[0-9a-f]{64}$/), (r: AuditRecord, prev) => {
+        const generic = canonicalJson(recordFields(r));
+        assert.equal(canonicalRecordJson(r), generic);
+        assert.equal(chainHash(prev, r), createHash('sha256').update(Buffer.from(prev, 'hex')).update(generic, 'utf8').digest('hex'));
+        const { position: _p, ...fields } = r;
+        const chained = new ChainBuilder({ position: r.position - 1, hash: prev }).append(fields);
+        assert.deepEqual(chained, { ...recordFields(r), prev_hash: prev, hash: chainHash(prev, r) });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   test('an event id already chained is skipped, so a duplicate on the stream is recorded once', () => {
     const builder = new ChainBuilder();
     assert.ok(builder.append(entry(1)));
@@ -84,6 +120,19 @@ describe('the chain', () => {
     const resumed = new ChainBuilder(builder.head, new Set([derivedId('test', '1')]));
     assert.equal(resumed.append(entry(9, { event_id: derivedId('test', '1') })), undefined);
     assert.equal(resumed.append(entry(11))?.position, 2);
+  });
+
+  test('a builder with a window of recent ids skips a duplicate inside it and, in bounded memory, not one further back', () => {
+    const builder = new ChainBuilder(undefined, undefined, new RecentIds(2));
+    const whole = new ChainBuilder();
+    const duplicateOf1 = (seq: number) => entry(seq, { event_id: derivedId('test', '1') });
+    for (const e of [entry(1), entry(3), duplicateOf1(5)]) assert.deepEqual(builder.append(e), whole.append(e));
+    assert.equal(builder.head.position, 2, 'the duplicate inside the window is skipped');
+    builder.append(entry(7));
+    whole.append(entry(7));
+    // Ids 3 and 7 are remembered now, 1 is not: the window chains it again, where the whole memory does not.
+    assert.equal(builder.append(duplicateOf1(9))?.position, 4);
+    assert.equal(whole.append(duplicateOf1(9)), undefined);
   });
 
   test('an edited record is named, with the hash its content has and the hash it claims', () => {

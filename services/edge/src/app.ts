@@ -3,8 +3,11 @@ import type { Bus } from '@vigil/bus';
 import type { Config } from '@vigil/config';
 import type { Logger } from '@vigil/log';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { auditRoutes } from './audit/index.ts';
+import { deviceRoutes } from './devices/index.ts';
 import { healthRoutes } from './health.ts';
 import { identityPlugin } from './identity/index.ts';
+import { kmeTopologyRoutes } from './kme/topology-routes.ts';
 import { metricsPlugin } from './metrics.ts';
 import { openapiPlugin } from './openapi.ts';
 import { classifyError, problemPlugin, sendProblem } from './problem.ts';
@@ -34,6 +37,9 @@ export async function buildEdge(options: EdgeOptions): Promise<FastifyInstance> 
     bodyLimit,
     trustProxy: config.VIGIL_TRUST_PROXY,
     genReqId: requestIdOf,
+    // fastify's own two lines per request hold the raw URL (query string included) and the client's address; the
+    // request context logs one line on completion instead (request-log.ts).
+    disableRequestLogging: true,
     // Errors fastify meets before routing (a malformed URL) get the same problem+json as every other error.
     frameworkErrors: (error, request, reply) => {
       sendProblem(request, reply, classifyError(error, bodyLimit));
@@ -50,5 +56,8 @@ export async function buildEdge(options: EdgeOptions): Promise<FastifyInstance> 
   await app.register(metricsPlugin, { bus });
   await app.register(healthRoutes, { prefix: '/health', bus, version, requiredWorkers: config.VIGIL_READY_WORKERS });
   await app.register(identityPlugin, { config, bus, logger });
+  await app.register(auditRoutes, { bus, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS });
+  await app.register(deviceRoutes, { bus, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS });
+  await app.register(kmeTopologyRoutes, { bus, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS });
   return app;
 }

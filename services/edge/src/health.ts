@@ -107,6 +107,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
   app.get(
     '/live',
     {
+      config: { public: true },
       // Probes arrive every few seconds; their request lines would drown the log.
       logLevel: 'warn',
       schema: {
@@ -122,6 +123,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
   app.get(
     '/ready',
     {
+      config: { public: true },
       logLevel: 'warn',
       schema: {
         summary: 'Readiness',
@@ -149,6 +151,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app
   app.get(
     '/detailed',
     {
+      config: { public: true },
       schema: {
         summary: 'Detailed health',
         description:

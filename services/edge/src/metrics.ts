@@ -4,10 +4,8 @@ import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import Type from 'typebox';
 import { problemResponses } from './problem.ts';
+import { routeOf } from './request-log.ts';
 import { registerWorkerGauges } from './worker-gauges.ts';
-
-/** Route label for requests no route matched: one value, so scanners cannot blow up the label set. */
-const unmatchedRoute = 'unmatched';
 
 /**
  * Prometheus metrics in a registry of this edge's own (not prom-client's global one), so two edges in one
@@ -43,7 +41,7 @@ const metrics: FastifyPluginAsyncTypebox<{ bus: Bus }> = async (app, options) =>
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    const labels = { method: request.method, route: request.routeOptions.url ?? unmatchedRoute, status: reply.statusCode };
+    const labels = { method: request.method, route: routeOf(request), status: reply.statusCode };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
     done();
@@ -56,6 +54,7 @@ const metrics: FastifyPluginAsyncTypebox<{ bus: Bus }> = async (app, options) =>
   app.get(
     '/metrics',
     {
+      config: { public: true },
       logLevel: 'warn',
       schema: {
         summary: 'Prometheus metrics',

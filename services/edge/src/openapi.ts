@@ -60,6 +60,7 @@ const openapi: FastifyPluginAsyncTypebox<OpenApiOptions> = async (app, options) 
   app.get(
     '/openapi.json',
     {
+      config: { public: true },
       schema: {
         summary: 'OpenAPI document',
         description: 'The OpenAPI 3.1 description of every route of this edge.',

@@ -4,6 +4,7 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest, FastifySchema
 import fp from 'fastify-plugin';
 import Type, { type Static } from 'typebox';
 import { requestIdHeader } from './request-context.ts';
+import { recordProblemCode } from './request-log.ts';
 
 export const problemContentType = 'application/problem+json';
 
@@ -60,6 +61,7 @@ export function problemBody(request: FastifyRequest, spec: ProblemSpec): Problem
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, spec: ProblemSpec): FastifyReply {
+  if (spec.code) recordProblemCode(request, spec.code);
   // Set here as well as in the onRequest hook: framework errors (a bad URL) are answered before any hook runs.
   return reply.code(spec.status).header(requestIdHeader, request.id).type(problemContentType).send(problemBody(request, spec));
 }
@@ -174,8 +176,8 @@ export interface ProblemOptions {
 const problems: FastifyPluginCallback<ProblemOptions> = (app, options, done) => {
   app.setErrorHandler((error, request, reply) => {
     const problem = classifyError(error, options.bodyLimit);
+    // A client's mistake needs no line of its own: the request's line carries its status and code.
     if (problem.serverFault) request.log.error({ err: error, code: problem.code }, 'request failed');
-    else request.log.info({ status: problem.status, code: problem.code }, 'request refused');
     return sendProblem(request, reply, problem);
   });
   app.setNotFoundHandler((request, reply) => {

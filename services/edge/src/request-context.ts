@@ -3,6 +3,7 @@ import { uuidv7 } from '@vigil/crypto';
 import { withContext, type WorkContext } from '@vigil/log';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { logRequest } from './request-log.ts';
 
 export const requestIdHeader = 'x-request-id';
 
@@ -23,8 +24,8 @@ export function workContextOf(request: FastifyRequest): WorkContext {
 }
 
 /**
- * Runs each request inside its work context, so log lines and bus requests made while handling it carry its id.
- * Hooks must be shared by every route, hence fastify-plugin.
+ * Runs each request inside its work context, so log lines and bus requests made while handling it carry its id,
+ * and logs it once when it completes (request-log.ts). Hooks must be shared by every route, hence fastify-plugin.
  */
 const requestContext: FastifyPluginCallback = (app, _options, done) => {
   app.addHook('onRequest', (request, reply, next) => {
@@ -37,6 +38,7 @@ const requestContext: FastifyPluginCallback = (app, _options, done) => {
   app.addHook('preValidation', (request, _reply, next) => {
     withContext(workContextOf(request), next);
   });
+  app.addHook('onResponse', logRequest);
   done();
 };
 

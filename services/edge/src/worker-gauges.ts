@@ -8,6 +8,20 @@ function records(value: unknown): Record<string, unknown>[] {
   return Array.isArray(value) ? value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)) : [];
 }
 
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value)) : undefined;
+}
+
+/** A nested part of a worker's details (`devices` → `mqtt`), if it reported one. */
+function partOf(status: WorkerStatus, service: string, part: string): Record<string, unknown> | undefined {
+  return record(record(status.details?.[service])?.[part]);
+}
+
+/** Counts by key (`{"telemetry.1": 12}`), as a broker reports them. */
+function countsOf(value: unknown): [string, number][] {
+  return Object.entries(record(value) ?? {}).flatMap(([k, v]) => (typeof v === 'number' && Number.isFinite(v) ? [[k, v]] : []));
+}
+
 function linksOf(status: WorkerStatus, service: string): Record<string, unknown>[] {
   const details = status.details?.[service];
   return typeof details === 'object' && details !== null && 'links' in details ? records(details.links) : [];
@@ -17,8 +31,9 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /**
- * Gauges of the KME key pools and the QKD links, read from the workers' status at scrape time: the edge holds no
- * state of its own about them.
+ * Gauges of the KME key pools, the QKD links, the device brokers and the uplink, read from the workers' status at
+ * scrape time: the edge holds no state of its own about them. Counts a worker keeps since it started are gauges here
+ * (labelled by instance), since a restarted worker starts them again.
  */
 export function registerWorkerGauges(registry: Registry, bus: Bus): void {
   // prom-client collects every metric of a scrape at once: they share one round trip to the workers.
@@ -40,8 +55,15 @@ export function registerWorkerGauges(registry: Registry, bus: Bus): void {
   const rate = gauge('vigil_qkd_link_rate_bps', 'Secret key rate of the QKD link, bits per second.', ['link']);
   const lastBlock = gauge('vigil_qkd_link_last_block_timestamp_seconds', 'When the QKD link last published a block.', ['link']);
 
+  const devices = gauge('vigil_mqtt_connected_devices', 'Devices connected to a broker.', ['instance']);
+  const messages = gauge('vigil_mqtt_messages', 'MQTT publishes since the broker started: accepted by channel and QoS (telemetry.qos1), refused by reason.', ['instance', 'outcome', 'kind']);
+  const refusedConnections = gauge('vigil_mqtt_connections_refused', 'CONNECTs refused since the broker started, by reason.', ['instance', 'reason']);
+  const appendFailures = gauge('vigil_mqtt_append_failures', 'Publishes the bus did not confirm since the broker started (no PUBACK was sent), by QoS.', ['instance', 'qos']);
+  const uplinkUp = gauge('vigil_uplink_connected', '1 while the uplink is connected to the upstream broker.', ['instance']);
+  const uplinkReconnects = gauge('vigil_uplink_reconnects', 'Reconnections of the uplink since it started.', ['instance']);
+
   function fill(statuses: readonly WorkerStatus[]): void {
-    for (const g of [pool, poolBytes, capacity, up, rate, lastBlock]) g.reset();
+    for (const g of [pool, poolBytes, capacity, up, rate, lastBlock, devices, messages, refusedConnections, appendFailures, uplinkUp, uplinkReconnects]) g.reset();
     for (const s of statuses) {
       for (const l of linksOf(s, 'kme')) {
         const link = str(l['link_id']);
@@ -62,6 +84,23 @@ export function registerWorkerGauges(registry: Registry, bus: Bus): void {
         if (r !== undefined) rate.set({ link }, r);
         const at = str(l['last_block_at']);
         if (at) lastBlock.set({ link }, Date.parse(at) / 1000);
+      }
+      const instance = s.instance;
+      const mqtt = partOf(s, 'devices', 'mqtt');
+      if (mqtt) {
+        const connected = num(mqtt['connected_devices']);
+        if (connected !== undefined) devices.set({ instance }, connected);
+        const m = record(mqtt['messages']);
+        for (const [kind, n] of countsOf(m?.['accepted'])) messages.set({ instance, outcome: 'accepted', kind }, n);
+        for (const [kind, n] of countsOf(m?.['refused'])) messages.set({ instance, outcome: 'refused', kind }, n);
+        for (const [qos, n] of countsOf(m?.['append_failures'])) appendFailures.set({ instance, qos }, n);
+        for (const [reason, n] of countsOf(mqtt['connections_refused'])) refusedConnections.set({ instance, reason }, n);
+      }
+      const uplink = partOf(s, 'devices', 'uplink');
+      if (uplink) {
+        uplinkUp.set({ instance }, uplink['connected'] === true ? 1 : 0);
+        const reconnects = num(uplink['reconnects']);
+        if (reconnects !== undefined) uplinkReconnects.set({ instance }, reconnects);
       }
     }
   }

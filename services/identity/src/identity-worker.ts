@@ -1,5 +1,6 @@
 import {
   append,
+  BadRequestError,
   createEvent,
   AggregateCache,
   handleCommand,
@@ -13,29 +14,48 @@ import {
 } from '@vigil/bus';
 import { hashPassword, matchTotpStep, newTotpSecret, open, seal, sha256Hex, totpUri, uuidv7, verifyAgainstDummy, verifyPassword, type KekRing } from '@vigil/crypto';
 import {
+  ApiKeyLastUse,
+  apiKeyMaxLifetimeMs,
+  ApiKeyNotFoundError,
+  ApiKeyRevokedError,
+  apiKeySubject,
   AuthenticationFailedError,
   ForbiddenError,
-  hasPermission,
   identitySubjects,
   mayGrant,
   MfaFailedError,
   MfaStateError,
   NameTakenError,
+  parseApiKeyRef,
+  parseChangePasswordRequest,
   parseConfirmMfaRequest,
+  parseCreateApiKeyRequest,
   parseCreateTenantRequest,
+  parseDisableUserRequest,
+  parseListApiKeysRequest,
   parseLoginRequest,
   parseNewUser,
   parseRefreshRequest,
   parseRevokeSessionRequest,
+  parseRoleChangeRequest,
   parseSessionRef,
+  parseUserRef,
   parseVerifyMfaRequest,
   PasswordPolicyError,
+  isPermission,
   permissions,
+  permissionsOf,
   platformTenant,
   SessionNotFoundError,
+  SessionRequiredError,
   sessionSubject,
   TenantExistsError,
   TokenInvalidError,
+  type ApiKeyList,
+  type ApiKeyView,
+  type ChangePasswordRequest,
+  type CreateApiKeyRequest,
+  type CreatedApiKey,
   type CreateTenantRequest,
   type Done,
   type Jwks,
@@ -48,17 +68,27 @@ import {
   type TenantCreatedResult,
   type TokenPair,
   type UserCreatedResult,
+  type UserRoles,
 } from '@vigil/identity-contract';
 import { securityLogger, type Logger } from '@vigil/log';
 import {
   AccountLockedAudit,
+  AccountUnlockedAudit,
+  ApiKeyCreatedAudit,
+  ApiKeyRevokedAudit,
   LoginFailedAudit,
   LoginSucceededAudit,
+  PasswordChangedAudit,
   RefreshReuseAudit,
+  RoleChangedAudit,
   SessionRevokedAudit,
+  UserDisabledAudit,
+  type Actor,
   type AnyEnvelope,
 } from '@vigil/schemas';
 import type { EventDraft } from '@vigil/bus';
+import { apiKeyDecider, isUsable, type ApiKeyCommand, type ApiKeyEvent, type ApiKeyRevocationReason, type ApiKeyState } from './api-key.ts';
+import { newApiKey } from './api-key-token.ts';
 import { claimDecider } from './claim.ts';
 import { passwordProblem, type PasswordPolicy } from './password-policy.ts';
 import { newRefreshToken, refreshTokenSession } from './refresh-token.ts';
@@ -66,9 +96,19 @@ import { isLive, sessionDecider, type RevocationReason, type SessionCommand, typ
 import type { SigningKeys } from './signing-keys.ts';
 import { claimSubject, nameHash, tenantSubject, userSubject } from './subjects.ts';
 import { TenantDirectory } from './tenant-directory.ts';
-import { tenantDecider } from './tenant.ts';
+import { tenantDecider, type TenantCommand, type TenantEvent, type TenantState } from './tenant.ts';
 import { TokenIssuer, type TokenSettings } from './token-issuer.ts';
-import { sessionsOverLimit, userDecider, type LockoutPolicy, type SealedSecret, type UserCommand, type UserEvent, type UserState } from './user.ts';
+import {
+  apiKeysBeyondRoles,
+  sessionsOverLimit,
+  userDecider,
+  type Administrator,
+  type LockoutPolicy,
+  type SealedSecret,
+  type UserCommand,
+  type UserEvent,
+  type UserState,
+} from './user.ts';
 
 /** The rules a deployment sets (packages/config), in the units the deciders use. */
 export interface IdentityPolicy {
@@ -79,6 +119,8 @@ export interface IdentityPolicy {
   readonly password: PasswordPolicy;
   readonly lockout: LockoutPolicy;
   readonly tenantMaxUsers: number;
+  /** API keys alive at once per tenant, for tenants whose creation named no quota. */
+  readonly tenantMaxApiKeys: number;
   /** The issuer name authenticator apps show beside the account. */
   readonly totpIssuer: string;
 }
@@ -93,6 +135,17 @@ export interface IdentityWorkerOptions {
 
 const serviceActor = { kind: 'service', id: 'identity' } as const;
 const seatAttempts = 64;
+
+/** A caller of a tenant, as the edge authenticated them: a signed-in user, or an API key. */
+type TenantCaller = Caller & { tenant: string };
+
+/** Who acts, once the worker has checked it: the user, and when through an API key, the key and what it carries. */
+interface Acting {
+  readonly tenant: string;
+  readonly userId: string;
+  readonly actor: Actor;
+  readonly apiKey?: { readonly id: string; readonly permissions: ReadonlySet<string> };
+}
 
 /** handleCommand, also returning what the final (appended) decision was: the outcome of an attempt is in its events. */
 async function decideAndAppend<Command, State, Event extends AnyEnvelope>(
@@ -129,11 +182,15 @@ export class IdentityWorker {
   readonly #policy: IdentityPolicy;
   readonly #logger: Logger;
   readonly #audit: Logger;
+  readonly #admin: Logger;
   readonly #tokens: TokenIssuer;
   readonly #users: AggregateCache<UserCommand, UserState, UserEvent>;
   readonly #sessionStates: AggregateCache<SessionCommand, SessionState, SessionEvent>;
+  readonly #apiKeys: AggregateCache<ApiKeyCommand, ApiKeyState, ApiKeyEvent>;
+  readonly #tenantStates: AggregateCache<TenantCommand, TenantState, TenantEvent>;
   readonly #tenants: TenantDirectory;
   readonly #served: Served[] = [];
+  #lastUse: ApiKeyLastUse | undefined;
 
   constructor(options: IdentityWorkerOptions) {
     this.#bus = options.bus;
@@ -142,9 +199,12 @@ export class IdentityWorker {
     this.#policy = options.policy;
     this.#logger = options.logger;
     this.#audit = securityLogger(options.logger, 'authentication');
+    this.#admin = securityLogger(options.logger, 'administration');
     this.#tokens = new TokenIssuer(options.keys, options.policy.tokens);
     this.#users = new AggregateCache(options.bus, userDecider);
     this.#sessionStates = new AggregateCache(options.bus, sessionDecider);
+    this.#apiKeys = new AggregateCache(options.bus, apiKeyDecider);
+    this.#tenantStates = new AggregateCache(options.bus, tenantDecider);
     this.#tenants = new TenantDirectory(options.bus);
   }
 
@@ -154,28 +214,43 @@ export class IdentityWorker {
 
   async start(): Promise<void> {
     await this.#tenants.start();
+    this.#lastUse = await ApiKeyLastUse.open(this.#bus);
     const s = identitySubjects;
-    const callerOf = (r: BusRequest<unknown>): Caller & { tenant: string } => {
+    const callerOf = (r: BusRequest<unknown>): TenantCaller => {
       const c = r.caller;
-      if (!c || c.actor.kind !== 'user' || !c.tenant) throw new TokenInvalidError();
+      if (!c || (c.actor.kind !== 'user' && c.actor.kind !== 'api_key') || !c.tenant) throw new TokenInvalidError();
       return { ...c, tenant: c.tenant };
+    };
+    /** Routes about one's own sign-in need the person, not a key acting for them. */
+    const personOf = (r: BusRequest<unknown>): TenantCaller => {
+      const c = callerOf(r);
+      if (c.actor.kind !== 'user') throw new SessionRequiredError();
+      return c;
     };
     this.#served.push(
       serve(this.#bus, { subject: s.jwks, parse: () => undefined, handle: async () => this.jwks() }),
       serve(this.#bus, { subject: s.login, parse: parseLoginRequest, handle: (r) => this.login(r.data) }),
       serve(this.#bus, { subject: s.verifyMfa, parse: parseVerifyMfaRequest, handle: (r) => this.verifyMfa(r.data.mfa_token, r.data.code) }),
       serve(this.#bus, { subject: s.refresh, parse: parseRefreshRequest, handle: (r) => this.refresh(r.data.refresh_token) }),
-      serve(this.#bus, { subject: s.logout, parse: parseSessionRef, handle: (r) => this.logout(callerOf(r), r.data.session_id) }),
+      serve(this.#bus, { subject: s.logout, parse: parseSessionRef, handle: (r) => this.logout(personOf(r), r.data.session_id) }),
       serve(this.#bus, {
         subject: s.revokeSession,
         parse: parseRevokeSessionRequest,
         handle: (r) => this.revokeSession(callerOf(r), r.data.session_id),
       }),
-      serve(this.#bus, { subject: s.sessions, parse: parseSessionRef, handle: (r) => this.sessions(callerOf(r), r.data.session_id) }),
-      serve(this.#bus, { subject: s.enrollMfa, parse: () => undefined, handle: (r) => this.enrollMfa(callerOf(r)) }),
-      serve(this.#bus, { subject: s.confirmMfa, parse: parseConfirmMfaRequest, handle: (r) => this.confirmMfa(callerOf(r), r.data.code) }),
+      serve(this.#bus, { subject: s.sessions, parse: parseSessionRef, handle: (r) => this.sessions(personOf(r), r.data.session_id) }),
+      serve(this.#bus, { subject: s.enrollMfa, parse: () => undefined, handle: (r) => this.enrollMfa(personOf(r)) }),
+      serve(this.#bus, { subject: s.confirmMfa, parse: parseConfirmMfaRequest, handle: (r) => this.confirmMfa(personOf(r), r.data.code) }),
+      serve(this.#bus, { subject: s.changePassword, parse: parseChangePasswordRequest, handle: (r) => this.changePassword(personOf(r), r.data) }),
       serve(this.#bus, { subject: s.createTenant, parse: parseCreateTenantRequest, handle: (r) => this.createTenantAsCaller(callerOf(r), r.data) }),
       serve(this.#bus, { subject: s.createUser, parse: parseNewUser, handle: (r) => this.createUserAsCaller(callerOf(r), r.data) }),
+      serve(this.#bus, { subject: s.createApiKey, parse: parseCreateApiKeyRequest, handle: (r) => this.createApiKey(personOf(r), r.data) }),
+      serve(this.#bus, { subject: s.apiKeys, parse: parseListApiKeysRequest, handle: (r) => this.apiKeyList(callerOf(r), r.data.all) }),
+      serve(this.#bus, { subject: s.revokeApiKey, parse: parseApiKeyRef, handle: (r) => this.revokeApiKey(callerOf(r), r.data.key_id) }),
+      serve(this.#bus, { subject: s.disableUser, parse: parseDisableUserRequest, handle: (r) => this.disableUser(callerOf(r), r.data.user_id, r.data.reason) }),
+      serve(this.#bus, { subject: s.unlockUser, parse: parseUserRef, handle: (r) => this.unlockUser(callerOf(r), r.data.user_id) }),
+      serve(this.#bus, { subject: s.assignRole, parse: parseRoleChangeRequest, handle: (r) => this.changeRole(callerOf(r), r.data.user_id, r.data.role, 'assigned') }),
+      serve(this.#bus, { subject: s.revokeRole, parse: parseRoleChangeRequest, handle: (r) => this.changeRole(callerOf(r), r.data.user_id, r.data.role, 'revoked') }),
     );
   }
 
@@ -192,14 +267,31 @@ export class IdentityWorker {
   // Tenants and users
   // ------------------------------------------------------------------------------------------------------------
 
-  /** The caller's roles as the user's own aggregate holds them: the worker does not take the edge's word alone. */
-  async #require(caller: Caller & { tenant: string }, permission: Permission): Promise<readonly Role[]> {
-    const { state } = await this.#users.read(userSubject(caller.tenant, caller.actor.id));
-    if (state.id === undefined || state.disabled || !hasPermission(state.roles, permission)) throw new ForbiddenError(permission);
-    return state.roles;
+  /** Who a caller is: a user as such, or the user an API key acts for, once the key is checked to be usable now. */
+  async #acting(caller: TenantCaller): Promise<Acting> {
+    const { tenant, actor } = caller;
+    if (actor.kind === 'user') return { tenant, userId: actor.id, actor };
+    if (actor.kind !== 'api_key') throw new TokenInvalidError();
+    const { state } = await this.#apiKeys.read(apiKeySubject(tenant, actor.id));
+    if (!isUsable(state, Date.now()) || state.userId === undefined || !(await this.#tenants.isActive(tenant))) throw new TokenInvalidError();
+    return { tenant, userId: state.userId, actor, apiKey: { id: actor.id, permissions: new Set(state.permissions) } };
   }
 
-  async createTenantAsCaller(caller: Caller & { tenant: string }, data: CreateTenantRequest): Promise<TenantCreatedResult> {
+  /**
+   * The caller's permissions as the user's own aggregate holds them (narrowed to an API key's), when they include
+   * `permission`: the worker does not take the edge's word alone.
+   */
+  async #require(caller: TenantCaller, permission: Permission): Promise<Acting & Administrator> {
+    const acting = await this.#acting(caller);
+    const { state } = await this.#users.read(userSubject(acting.tenant, acting.userId));
+    if (state.id === undefined || state.disabled) throw new ForbiddenError(permission);
+    const key = acting.apiKey;
+    const held: ReadonlySet<string> = new Set([...permissionsOf(state.roles)].filter((p) => !key || key.permissions.has(p)));
+    if (!held.has(permission)) throw new ForbiddenError(permission);
+    return { ...acting, permissions: held };
+  }
+
+  async createTenantAsCaller(caller: TenantCaller, data: CreateTenantRequest): Promise<TenantCreatedResult> {
     if (caller.tenant !== platformTenant) throw new ForbiddenError(permissions.tenantsCreate);
     await this.#require(caller, permissions.tenantsCreate);
     return this.createTenant(data, caller.actor);
@@ -211,7 +303,13 @@ export class IdentityWorker {
     const result = await handleCommand(this.#bus, {
       subject: tenantSubject(data.tenant_id),
       decider: tenantDecider,
-      command: { kind: 'create', tenantId: data.tenant_id, name: data.name, maxUsers: data.max_users ?? this.#policy.tenantMaxUsers },
+      command: {
+        kind: 'create',
+        tenantId: data.tenant_id,
+        name: data.name,
+        maxUsers: data.max_users ?? this.#policy.tenantMaxUsers,
+        maxApiKeys: data.max_api_keys ?? this.#policy.tenantMaxApiKeys,
+      },
       meta: { actor, tenant: data.tenant_id },
     });
     await this.#tenants.reach(result.seq);
@@ -219,9 +317,9 @@ export class IdentityWorker {
     return { tenant_id: data.tenant_id, owner_user_id: owner.user_id };
   }
 
-  async createUserAsCaller(caller: Caller & { tenant: string }, data: NewUser): Promise<UserCreatedResult> {
-    const roles = await this.#require(caller, permissions.usersCreate);
-    if (!mayGrant(roles, data.roles)) throw new ForbiddenError('to grant roles beyond your own');
+  async createUserAsCaller(caller: TenantCaller, data: NewUser): Promise<UserCreatedResult> {
+    const acting = await this.#require(caller, permissions.usersCreate);
+    if (!mayGrant(acting, data.roles)) throw new ForbiddenError('to grant roles beyond your own');
     return this.createUser(caller.tenant, data, caller.actor);
   }
 
@@ -283,7 +381,7 @@ export class IdentityWorker {
       await handleCommand(this.#bus, {
         subject: tenantSubject(platformTenant),
         decider: tenantDecider,
-        command: { kind: 'create', tenantId: platformTenant, name: 'Vigil platform', maxUsers: this.#policy.tenantMaxUsers },
+        command: { kind: 'create', tenantId: platformTenant, name: 'Vigil platform', maxUsers: this.#policy.tenantMaxUsers, maxApiKeys: this.#policy.tenantMaxApiKeys },
         meta: { actor: serviceActor, tenant: platformTenant },
       });
     } catch (err) {
@@ -470,9 +568,11 @@ export class IdentityWorker {
   }
 
   /** Revokes a session and takes it off its user's list; the revocation reaches every edge over the bus. */
-  async #endSession(tenant: string, userId: string, sessionId: string, reason: RevocationReason, actor: Caller['actor']): Promise<void> {
+  /** Whether this call ended it (false: it had ended already). */
+  async #endSession(tenant: string, userId: string, sessionId: string, reason: RevocationReason, actor: Caller['actor']): Promise<boolean> {
     const { decided } = await this.#sessionCommand(tenant, sessionId, { kind: 'revoke', reason }, actor);
     await this.#afterRevocation(tenant, userId, sessionId, reason, decided, actor);
+    return decided.some((d) => d.type === 'auth.session.revoked');
   }
 
   async #afterRevocation(tenant: string, userId: string, sessionId: string, reason: RevocationReason, decided: readonly EventDraft[], actor: Caller['actor']): Promise<void> {
@@ -513,31 +613,33 @@ export class IdentityWorker {
   }
 
   /** A session of the caller's own, or one an administrator of the same tenant may end. */
-  async #revocable(caller: Caller & { tenant: string }, sessionId: string): Promise<SessionState & { userId: string }> {
+  async #revocable(caller: TenantCaller, sessionId: string): Promise<SessionState & { userId: string; byOwner: boolean }> {
+    const acting = await this.#acting(caller);
     const loaded = await this.#sessionState(caller.tenant, sessionId);
     if (!loaded.userId || loaded.status === 'none') throw new SessionNotFoundError();
-    if (loaded.userId !== caller.actor.id) await this.#require(caller, permissions.sessionsRevoke).catch(() => Promise.reject(new SessionNotFoundError()));
-    return { ...loaded, userId: loaded.userId };
+    const byOwner = loaded.userId === acting.userId;
+    if (!byOwner) await this.#require(caller, permissions.sessionsRevoke).catch(() => Promise.reject(new SessionNotFoundError()));
+    return { ...loaded, userId: loaded.userId, byOwner };
   }
 
   async #sessionState(tenant: string, sessionId: string): Promise<SessionState> {
     return (await this.#sessionStates.read(sessionSubject(tenant, sessionId))).state;
   }
 
-  async logout(caller: Caller & { tenant: string }, sessionId: string): Promise<Done> {
+  async logout(caller: TenantCaller, sessionId: string): Promise<Done> {
     const session = await this.#revocable(caller, sessionId);
-    if (session.userId !== caller.actor.id) throw new SessionNotFoundError();
+    if (!session.byOwner) throw new SessionNotFoundError();
     await this.#endSession(caller.tenant, session.userId, sessionId, 'logout', caller.actor);
     return { done: true };
   }
 
-  async revokeSession(caller: Caller & { tenant: string }, sessionId: string): Promise<Done> {
+  async revokeSession(caller: TenantCaller, sessionId: string): Promise<Done> {
     const session = await this.#revocable(caller, sessionId);
-    await this.#endSession(caller.tenant, session.userId, sessionId, session.userId === caller.actor.id ? 'logout' : 'revoked', caller.actor);
+    await this.#endSession(caller.tenant, session.userId, sessionId, session.byOwner ? 'logout' : 'revoked', caller.actor);
     return { done: true };
   }
 
-  async sessions(caller: Caller & { tenant: string }, currentSessionId: string): Promise<SessionList> {
+  async sessions(caller: TenantCaller, currentSessionId: string): Promise<SessionList> {
     const { state } = await this.#users.read(userSubject(caller.tenant, caller.actor.id));
     const now = Date.now();
     const sessions: SessionList['sessions'] = [];
@@ -561,7 +663,7 @@ export class IdentityWorker {
   // TOTP
   // ------------------------------------------------------------------------------------------------------------
 
-  async enrollMfa(caller: Caller & { tenant: string }): Promise<MfaEnrollment> {
+  async enrollMfa(caller: TenantCaller): Promise<MfaEnrollment> {
     const userId = caller.actor.id;
     const subject = userSubject(caller.tenant, userId);
     const { state } = await this.#users.read(subject);
@@ -579,7 +681,7 @@ export class IdentityWorker {
     return { otpauth_uri: totpUriFor(this.#policy.totpIssuer, caller.tenant, state.username ?? userId, secret), secret };
   }
 
-  async confirmMfa(caller: Caller & { tenant: string }, code: string): Promise<Done> {
+  async confirmMfa(caller: TenantCaller, code: string): Promise<Done> {
     const userId = caller.actor.id;
     const subject = userSubject(caller.tenant, userId);
     const { state } = await this.#users.read(subject);
@@ -596,6 +698,257 @@ export class IdentityWorker {
     this.#audit.info({ tenant: caller.tenant, user_id: userId }, 'TOTP enabled');
     return { done: true };
   }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // My password
+  // ------------------------------------------------------------------------------------------------------------
+
+  /**
+   * A new password, after re-authentication with the current one: a wrong one counts toward the lockout like a failed
+   * sign-in (a stolen access token must not become an unlimited password oracle). Every other session then ends.
+   */
+  async changePassword(caller: TenantCaller, data: ChangePasswordRequest): Promise<Done> {
+    const { tenant, actor } = caller;
+    const userId = actor.id;
+    const subject = userSubject(tenant, userId);
+    const before = await this.#users.read(subject);
+    const username = before.state.username ?? userId;
+    this.#checkPassword(data.new_password, username);
+    const hash = before.state.passwordHash;
+    const matched = hash ? await verifyPassword(hash, data.current_password) : await verifyAgainstDummy(data.current_password);
+    let check: Extract<UserCommand, { kind: 'change_password' }>['check'] = { matched: false };
+    if (matched) check = { matched: true, newPasswordHash: await hashPassword(data.new_password) };
+    const command: UserCommand = { kind: 'change_password', check, passwordVersion: before.state.passwordVersion, now: Date.now(), policy: this.#policy.lockout };
+    const { state, seq, decided } = await decideAndAppend(this.#bus, subject, userDecider, command, { actor, tenant }, this.#users);
+    this.#users.remember(subject, state, seq);
+    if (decided.some((d) => d.type === 'auth.user.login_failed')) {
+      await this.#afterFailure(tenant, userId, decided, 'password', before.state.failures.password);
+      return this.#loginFailed(tenant, username, userId, 'password', 'wrong');
+    }
+    if (!decided.some((d) => d.type === 'auth.user.password_set')) return this.#loginFailed(tenant, username, userId, 'password', state.disabled ? 'disabled' : 'locked');
+    let ended = 0;
+    for (const other of state.sessions.filter((x) => x.id !== data.session_id)) {
+      if (await this.#endSession(tenant, userId, other.id, 'password_changed', actor)) ended++;
+    }
+    this.#audit.info({ tenant, user_id: userId, sessions_ended: ended }, 'password changed');
+    await this.#record(createEvent(PasswordChangedAudit, { category: 'authentication', severity: 'notice', user_id: userId, sessions_ended: ended }, { actor, tenant }));
+    return { done: true };
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // API keys
+  // ------------------------------------------------------------------------------------------------------------
+
+  /**
+   * A key for the caller, with some of their permissions. Three appends, each settled by expected sequence: the
+   * issue on the user's subject (where the permissions are checked against the roles, ordered against a disable or a
+   * role change), a slot of the tenant's quota, then the key itself, which every edge follows.
+   */
+  async createApiKey(caller: TenantCaller, data: CreateApiKeyRequest): Promise<CreatedApiKey> {
+    const acting = await this.#require(caller, permissions.apiKeysCreate);
+    const beyond = data.permissions.find((p) => !acting.permissions.has(p));
+    if (beyond !== undefined) throw new ForbiddenError(beyond);
+    const now = Date.now();
+    const expiresAt = Date.parse(data.expires_at);
+    if (!(expiresAt > now && expiresAt <= now + apiKeyMaxLifetimeMs)) throw new BadRequestError('expires_at must be in the future and at most 365 days ahead');
+    const { tenant, userId, actor } = acting;
+    const meta: EventMeta = { actor, tenant };
+    const keyId = uuidv7();
+    const { key, sha256 } = newApiKey(keyId);
+    await handleCommand(this.#bus, {
+      subject: userSubject(tenant, userId),
+      decider: userDecider,
+      command: { kind: 'issue_api_key', keyId, permissions: data.permissions, expiresAt },
+      meta,
+      cache: this.#users,
+    });
+    await handleCommand(this.#bus, {
+      subject: tenantSubject(tenant),
+      decider: tenantDecider,
+      command: { kind: 'take_api_key_slot', keyId, expiresAt, now, defaultMaxApiKeys: this.#policy.tenantMaxApiKeys },
+      meta,
+      maxAttempts: seatAttempts,
+      cache: this.#tenantStates,
+    });
+    let created: ApiKeyState;
+    try {
+      const result = await handleCommand(this.#bus, {
+        subject: apiKeySubject(tenant, keyId),
+        decider: apiKeyDecider,
+        command: {
+          kind: 'create',
+          data: {
+            key_id: keyId,
+            user_id: userId,
+            name: data.name,
+            permissions: [...data.permissions],
+            expires_at: new Date(expiresAt).toISOString(),
+            rate_limit_per_minute: data.rate_limit_per_minute,
+            secret_sha256: sha256,
+          },
+        },
+        meta,
+        cache: this.#apiKeys,
+      });
+      created = result.state;
+    } catch (err) {
+      // Revoked while being made (its user was disabled meanwhile): the slot goes back.
+      if (err instanceof ApiKeyRevokedError) await this.#releaseApiKeySlot(tenant, keyId, actor);
+      throw err;
+    }
+    this.#audit.info({ tenant, user_id: userId, key_id: keyId }, 'API key created');
+    await this.#record(
+      createEvent(
+        ApiKeyCreatedAudit,
+        { category: 'administration', severity: 'notice', user_id: userId, key_id: keyId, permissions: [...data.permissions], expires_at: new Date(expiresAt).toISOString() },
+        { actor, tenant },
+      ),
+    );
+    return { ...apiKeyView(keyId, created, null, now), key };
+  }
+
+  /** The caller's own keys, or with `all` (and api_keys:manage) every key of the tenant; never a secret. */
+  async apiKeyList(caller: TenantCaller, all: boolean): Promise<ApiKeyList> {
+    const acting = await this.#require(caller, all ? permissions.apiKeysManage : permissions.profileSelf);
+    const { state: tenant } = await this.#tenantStates.read(tenantSubject(acting.tenant));
+    const now = Date.now();
+    const views = await Promise.all(
+      [...tenant.apiKeySlots.keys()].map(async (keyId): Promise<ApiKeyView | undefined> => {
+        const { state } = await this.#apiKeys.read(apiKeySubject(acting.tenant, keyId));
+        if (state.status !== 'active' || (!all && state.userId !== acting.userId)) return undefined;
+        return apiKeyView(keyId, state, (await this.#lastUse?.lastUsed(acting.tenant, keyId)) ?? null, now);
+      }),
+    );
+    return { api_keys: views.filter((v) => v !== undefined) };
+  }
+
+  /** A key of the caller's own (profile:self), or anyone's in the tenant with api_keys:manage; others are "not found". */
+  async revokeApiKey(caller: TenantCaller, keyId: string): Promise<Done> {
+    const acting = await this.#acting(caller);
+    const { state } = await this.#apiKeys.read(apiKeySubject(acting.tenant, keyId));
+    const ownerId = state.userId;
+    if (state.status !== 'active' || ownerId === undefined) throw new ApiKeyNotFoundError();
+    const own = ownerId === acting.userId;
+    await this.#require(caller, own ? permissions.profileSelf : permissions.apiKeysManage).catch(() => Promise.reject(new ApiKeyNotFoundError()));
+    await this.#revokeApiKey(acting.tenant, ownerId, keyId, own ? 'owner' : 'admin', 'revoke', acting.actor);
+    return { done: true };
+  }
+
+  /** Whether this call revoked the key (`forbid` also revokes one not made yet); its quota slot is given back. */
+  async #revokeApiKey(tenant: string, ownerId: string, keyId: string, reason: ApiKeyRevocationReason, how: 'revoke' | 'forbid', actor: Actor): Promise<boolean> {
+    const { decided } = await decideAndAppend(this.#bus, apiKeySubject(tenant, keyId), apiKeyDecider, { kind: how, reason }, { actor, tenant }, this.#apiKeys);
+    await this.#releaseApiKeySlot(tenant, keyId, actor);
+    if (decided.length === 0) return false;
+    this.#audit.info({ tenant, user_id: ownerId, key_id: keyId, reason }, 'API key revoked');
+    await this.#record(
+      createEvent(ApiKeyRevokedAudit, { category: 'administration', severity: reason === 'owner' ? 'info' : 'notice', user_id: ownerId, key_id: keyId, reason }, { actor, tenant }),
+    );
+    return true;
+  }
+
+  async #releaseApiKeySlot(tenant: string, keyId: string, actor: Actor): Promise<void> {
+    await handleCommand(this.#bus, {
+      subject: tenantSubject(tenant),
+      decider: tenantDecider,
+      command: { kind: 'release_api_key_slot', keyId },
+      meta: { actor, tenant },
+      maxAttempts: seatAttempts,
+      cache: this.#tenantStates,
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Administration of users
+  // ------------------------------------------------------------------------------------------------------------
+
+  async #administer(by: Acting & Administrator, userId: string, command: UserCommand) {
+    const subject = userSubject(by.tenant, userId);
+    const result = await decideAndAppend(this.#bus, subject, userDecider, command, { actor: by.actor, tenant: by.tenant }, this.#users);
+    this.#users.remember(subject, result.state, result.seq);
+    return result;
+  }
+
+  /**
+   * A disabled user signs in no more: their sessions end (their access tokens stop at every edge) and their API keys
+   * are revoked, including one being made at this moment. Run again, it finishes what a crash left undone.
+   */
+  async disableUser(caller: TenantCaller, userId: string, reason: string): Promise<Done> {
+    const by = await this.#require(caller, permissions.usersDisable);
+    const { tenant, actor } = by;
+    const { state, decided } = await this.#administer(by, userId, { kind: 'disable', reason, by });
+    let sessionsEnded = 0;
+    let apiKeysRevoked = 0;
+    for (const s of state.sessions) if (await this.#endSession(tenant, userId, s.id, 'user_disabled', actor)) sessionsEnded++;
+    for (const keyId of state.apiKeys.keys()) if (await this.#revokeApiKey(tenant, userId, keyId, 'user_disabled', 'forbid', actor)) apiKeysRevoked++;
+    if (decided.length > 0) {
+      this.#admin.info({ tenant, user_id: userId, sessions_ended: sessionsEnded, api_keys_revoked: apiKeysRevoked }, 'user disabled');
+      await this.#record(
+        createEvent(UserDisabledAudit, { category: 'administration', severity: 'notice', user_id: userId, sessions_ended: sessionsEnded, api_keys_revoked: apiKeysRevoked }, { actor, tenant }),
+      );
+    }
+    return { done: true };
+  }
+
+  /** Ends a lockout (and the count of failures) before its time. */
+  async unlockUser(caller: TenantCaller, userId: string): Promise<Done> {
+    const by = await this.#require(caller, permissions.usersUnlock);
+    const { decided } = await this.#administer(by, userId, { kind: 'unlock', now: Date.now(), by });
+    if (decided.length > 0) {
+      this.#audit.info({ tenant: by.tenant, user_id: userId }, 'account unlocked by an administrator');
+      await this.#record(createEvent(AccountUnlockedAudit, { category: 'authentication', severity: 'notice', user_id: userId }, { actor: by.actor, tenant: by.tenant }));
+    }
+    return { done: true };
+  }
+
+  /**
+   * Assigns or revokes one role, within the caller's own permissions. A revocation also ends every session started
+   * with a role the user no longer has (tokens carry roles) and revokes every API key carrying a permission the user
+   * no longer holds; both are checked afresh on each call, so a retry finishes what a crash left undone. A new role
+   * takes effect at the next sign-in.
+   */
+  async changeRole(caller: TenantCaller, userId: string, role: Role, change: 'assigned' | 'revoked'): Promise<UserRoles> {
+    const by = await this.#require(caller, permissions.rolesAssign);
+    const { tenant, actor } = by;
+    const command: UserCommand = change === 'assigned' ? { kind: 'assign_role', role, by } : { kind: 'revoke_role', role, by };
+    const { state, decided } = await this.#administer(by, userId, command);
+    let sessionsEnded = 0;
+    let apiKeysRevoked = 0;
+    if (change === 'revoked') {
+      for (const s of state.sessions) {
+        const session = await this.#sessionState(tenant, s.id);
+        if (session.status === 'active' && session.roles.some((r) => !state.roles.includes(r))) {
+          if (await this.#endSession(tenant, userId, s.id, 'roles_changed', actor)) sessionsEnded++;
+        }
+      }
+      for (const keyId of apiKeysBeyondRoles(state)) if (await this.#revokeApiKey(tenant, userId, keyId, 'permissions_reduced', 'forbid', actor)) apiKeysRevoked++;
+    }
+    if (decided.length > 0) {
+      this.#admin.info({ tenant, user_id: userId, role, change }, 'role changed');
+      await this.#record(
+        createEvent(
+          RoleChangedAudit,
+          { category: 'authorization', severity: 'notice', user_id: userId, role, change, sessions_ended: sessionsEnded, api_keys_revoked: apiKeysRevoked },
+          { actor, tenant },
+        ),
+      );
+    }
+    return { user_id: userId, roles: [...state.roles] };
+  }
+}
+
+/** What a list shows of a key: never its secret or hash. */
+function apiKeyView(keyId: string, state: ApiKeyState, lastUsedAt: string | null, now: number): ApiKeyView {
+  return {
+    id: keyId,
+    name: state.name ?? '',
+    user_id: state.userId ?? '',
+    permissions: state.permissions.filter(isPermission),
+    created_at: new Date(state.createdAt).toISOString(),
+    expires_at: new Date(state.expiresAt).toISOString(),
+    rate_limit_per_minute: state.ratePerMinute,
+    last_used_at: lastUsedAt,
+    status: state.expiresAt > now ? 'active' : 'expired',
+  };
 }
 
 function totpUriFor(issuer: string, tenant: string, username: string, secret: string): string {

@@ -12,6 +12,7 @@ export function identityPolicy(config: Config): IdentityPolicy {
     password: { minLength: config.VIGIL_PASSWORD_MIN_LENGTH, maxLength: maxPasswordLength },
     lockout: { threshold: config.VIGIL_LOCKOUT_THRESHOLD, lockMs: config.VIGIL_LOCKOUT_SECONDS * 1000 },
     tenantMaxUsers: config.VIGIL_TENANT_MAX_USERS,
+    tenantMaxApiKeys: config.VIGIL_TENANT_MAX_API_KEYS,
     totpIssuer: config.VIGIL_JWT_ISSUER === 'vigil' ? 'Vigil' : config.VIGIL_JWT_ISSUER,
   };
 }

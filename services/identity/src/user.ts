@@ -1,19 +1,47 @@
 import type { Decider, EventDraft } from '@vigil/bus';
-import { MfaFailedError, MfaStateError, type Role } from '@vigil/identity-contract';
 import {
+  ForbiddenError,
+  mayGrant,
+  MfaFailedError,
+  MfaStateError,
+  permissions,
+  permissionsOf,
+  UserNotFoundError,
+  UserStateError,
+  type PermissionHolder,
+  type Role,
+} from '@vigil/identity-contract';
+import {
+  ApiKeyIssued,
   LoggedIn,
   LoginFailed,
   MfaConfirmed,
   MfaEnrolled,
   PasswordSet,
+  RoleAssigned,
+  RoleRevoked,
   SessionEnded,
   UserCreated,
   UserDisabled,
+  UserUnlocked,
   type DataOf,
   type EventOf,
 } from '@vigil/schemas';
 
-export const userEvents = [UserCreated, PasswordSet, UserDisabled, LoginFailed, LoggedIn, SessionEnded, MfaEnrolled, MfaConfirmed] as const;
+export const userEvents = [
+  UserCreated,
+  PasswordSet,
+  UserDisabled,
+  LoginFailed,
+  LoggedIn,
+  SessionEnded,
+  MfaEnrolled,
+  MfaConfirmed,
+  UserUnlocked,
+  RoleAssigned,
+  RoleRevoked,
+  ApiKeyIssued,
+] as const;
 export type UserEvent = EventOf<(typeof userEvents)[number]>;
 export type SealedSecret = DataOf<typeof MfaEnrolled>['secret'];
 export type Factor = 'password' | 'totp';
@@ -35,6 +63,13 @@ export interface UserState {
   readonly lastTotpStep: number;
   /** Sessions opened and not known to be ended, oldest first. */
   readonly sessions: readonly { readonly id: string; readonly expiresAt: number }[];
+  /** API keys this user issued (made, or being made), with what they carry: a disable or a role change revokes them. */
+  readonly apiKeys: ReadonlyMap<string, { readonly permissions: readonly string[]; readonly expiresAt: number }>;
+}
+
+/** The administrator acting on a user: who, and the permissions they hold (roles, narrowed by their API key). */
+export interface Administrator extends PermissionHolder {
+  readonly userId: string;
 }
 
 export interface LockoutPolicy {
@@ -55,7 +90,19 @@ export type UserCommand =
       readonly passwordHash?: string;
     }
   | { readonly kind: 'set_password'; readonly passwordHash: string; readonly by: 'self' | 'admin' }
-  | { readonly kind: 'disable'; readonly reason: string }
+  | { readonly kind: 'disable'; readonly reason: string; readonly by: Administrator }
+  | { readonly kind: 'unlock'; readonly now: number; readonly by: Administrator }
+  | { readonly kind: 'assign_role'; readonly role: Role; readonly by: Administrator }
+  | { readonly kind: 'revoke_role'; readonly role: Role; readonly by: Administrator }
+  | {
+      readonly kind: 'change_password';
+      /** The current password as checked outside against `passwordVersion`'s hash; when it matched, the new hash. */
+      readonly check: { readonly matched: true; readonly newPasswordHash: string } | { readonly matched: false };
+      readonly passwordVersion: number;
+      readonly now: number;
+      readonly policy: LockoutPolicy;
+    }
+  | { readonly kind: 'issue_api_key'; readonly keyId: string; readonly permissions: readonly string[]; readonly expiresAt: number }
   | {
       readonly kind: 'password_attempt';
       /** The outcome of comparing the password with `passwordVersion`'s hash, done outside (argon2id is I/O here). */
@@ -84,6 +131,7 @@ export const initialUser: UserState = {
   failures: { password: 0, totp: 0 },
   lastTotpStep: -1,
   sessions: [],
+  apiKeys: new Map(),
 };
 
 export function evolveUser(state: UserState, event: UserEvent): UserState {
@@ -118,6 +166,19 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
       const { pendingMfa: _done, ...rest } = state;
       return { ...rest, mfa: { secret: pending.secret }, lastTotpStep: Math.max(state.lastTotpStep, event.data.step) };
     }
+    case 'auth.user.unlocked': {
+      const { lockedUntil: _ended, ...rest } = state;
+      return { ...rest, failures: { password: 0, totp: 0 } };
+    }
+    case 'auth.user.role_assigned':
+      return state.roles.includes(event.data.role) ? state : { ...state, roles: [...state.roles, event.data.role] };
+    case 'auth.user.role_revoked':
+      return { ...state, roles: state.roles.filter((r) => r !== event.data.role) };
+    case 'auth.user.api_key_issued':
+      return {
+        ...state,
+        apiKeys: new Map([...state.apiKeys, [event.data.key_id, { permissions: event.data.permissions, expiresAt: Date.parse(event.data.expires_at) }]]),
+      };
   }
 }
 
@@ -157,7 +218,43 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
       if (state.id === undefined) return [];
       return [{ type: 'auth.user.password_set', v: 1, data: { password_hash: command.passwordHash, by: command.by } }];
     case 'disable':
-      return state.id === undefined || state.disabled ? [] : [{ type: 'auth.user.disabled', v: 1, data: { reason: command.reason } }];
+      mayAdminister(state, command.by);
+      return state.disabled ? [] : [{ type: 'auth.user.disabled', v: 1, data: { reason: command.reason } }];
+    case 'unlock':
+      mayAdminister(state, command.by);
+      return isLocked(state, command.now) || state.failures.password > 0 || state.failures.totp > 0 ? [{ type: 'auth.user.unlocked', v: 1, data: {} }] : [];
+    case 'assign_role':
+      mayAdminister(state, command.by);
+      if (!mayGrant(command.by, [command.role])) throw new ForbiddenError('to grant roles beyond your own');
+      if (state.disabled) throw new UserStateError('the user is disabled');
+      return state.roles.includes(command.role) ? [] : [{ type: 'auth.user.role_assigned', v: 1, data: { role: command.role } }];
+    case 'revoke_role':
+      mayAdminister(state, command.by);
+      if (!mayGrant(command.by, [command.role])) throw new ForbiddenError('to grant roles beyond your own');
+      if (!state.roles.includes(command.role)) return [];
+      if (state.roles.length === 1) throw new UserStateError('a user keeps at least one role: disable the user instead');
+      return [{ type: 'auth.user.role_revoked', v: 1, data: { role: command.role } }];
+    case 'change_password': {
+      // Re-authentication: refused before counting like a sign-in; a wrong current password counts toward the lock.
+      if (!mayAttempt(state, command.now) || command.passwordVersion !== state.passwordVersion) return [];
+      if (!command.check.matched) return [failure(state, 'password', 'wrong', command.now, command.policy)];
+      return [{ type: 'auth.user.password_set', v: 1, data: { password_hash: command.check.newPasswordHash, by: 'self' } }];
+    }
+    case 'issue_api_key': {
+      if (state.id === undefined || state.disabled) throw new ForbiddenError(permissions.apiKeysCreate);
+      const own: ReadonlySet<string> = permissionsOf(state.roles);
+      if (!own.has(permissions.apiKeysCreate)) throw new ForbiddenError(permissions.apiKeysCreate);
+      const beyond = command.permissions.find((p) => !own.has(p));
+      if (beyond !== undefined) throw new ForbiddenError(beyond);
+      if (state.apiKeys.has(command.keyId)) return [];
+      return [
+        {
+          type: 'auth.user.api_key_issued',
+          v: 1,
+          data: { key_id: command.keyId, permissions: [...command.permissions], expires_at: new Date(command.expiresAt).toISOString() },
+        },
+      ];
+    }
     case 'password_attempt': {
       // Refused before counting: a locked account does not extend its own lock, and a stale check counts for nothing.
       if (!mayAttempt(state, command.now) || command.passwordVersion !== state.passwordVersion) return [];
@@ -191,6 +288,23 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
       return [{ type: 'auth.user.mfa_confirmed', v: 1, data: { enrollment_id: command.enrollmentId, step: command.step } }];
     }
   }
+}
+
+/**
+ * Who may act on a user (disable, unlock, change roles): an administrator of the same tenant who could have granted
+ * every role the user holds, so an admin can never lock out or demote an owner; and never on their own account, so
+ * the last owner cannot demote or disable themselves out of the tenant.
+ */
+function mayAdminister(state: UserState, by: Administrator): void {
+  if (state.id === undefined) throw new UserNotFoundError();
+  if (state.id === by.userId) throw new UserStateError('you cannot do this to your own account');
+  if (!mayGrant(by, state.roles)) throw new ForbiddenError('to manage a user with roles beyond your own');
+}
+
+/** API keys of a user that carry a permission the user no longer holds (after a role was revoked). */
+export function apiKeysBeyondRoles(state: UserState): string[] {
+  const own: ReadonlySet<string> = permissionsOf(state.roles);
+  return [...state.apiKeys].filter(([, key]) => key.permissions.some((p) => !own.has(p))).map(([id]) => id);
 }
 
 /** Sessions beyond the limit once `incoming` opens, oldest first: those a new login ends. */

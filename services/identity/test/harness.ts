@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Bus } from '@vigil/bus';
 import { loadConfig, type Config } from '@vigil/config';
 import { createKekFile, loadKekRing } from '@vigil/crypto';
@@ -83,4 +84,30 @@ export async function call(url: string, method: string, path: string, body?: unk
 export function text(value: unknown): string {
   if (typeof value !== 'string') throw new Error(`expected a string, got ${JSON.stringify(value)}`);
   return value;
+}
+
+/** Polls until `check` holds and says how long it took; fails after `ms`. */
+export async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await check()) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`not within ${ms} ms`);
+}
+
+/** Every message a stream holds, as stored (JSON text), in order: what the scans for secrets read. */
+export async function storedMessages(bus: Bus, name: string): Promise<string[]> {
+  const stream = bus.names.stream(name);
+  const info = await bus.jsm.streams.info(stream);
+  if (info.state.messages === 0) return [];
+  const consumer = await bus.js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const messages = await consumer.consume();
+  const all: string[] = [];
+  for await (const m of messages) {
+    all.push(m.string());
+    if (m.info.pending === 0) break;
+  }
+  await messages.close();
+  return all;
 }

@@ -1,11 +1,10 @@
 // End to end: real HTTP clients against two edges, one identity worker, real NATS.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DeliverPolicy } from '@nats-io/jetstream';
 import { loadAggregate } from '@vigil/bus';
 import { totpCode, totpStep } from '@vigil/crypto';
 import { StreamName } from '@vigil/schemas';
-import { call, startIdentity, text, type IdentityUnderTest } from './harness.ts';
+import { call, startIdentity, storedMessages, text, within, type IdentityUnderTest } from './harness.ts';
 
 let t: IdentityUnderTest;
 let edgeA: string;
@@ -36,15 +35,6 @@ async function tokens(url: string, tenant: string, username: string, password: s
 }
 
 /** Polls until `check` holds; returns how long it took. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
-
 let owner: { access: string };
 
 before(async () => {
@@ -226,19 +216,7 @@ async function userIdOf(username: string): Promise<string> {
 }
 
 async function rawStream(name: string): Promise<string> {
-  const bus = t.testBus.bus;
-  const stream = bus.names.stream(name);
-  const info = await bus.jsm.streams.info(stream);
-  if (info.state.messages === 0) return '';
-  const consumer = await bus.js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const messages = await consumer.consume();
-  let all = '';
-  for await (const m of messages) {
-    all += `${m.string()}\n`;
-    if (m.info.pending === 0) break;
-  }
-  await messages.close();
-  return all;
+  return (await storedMessages(t.testBus.bus, name)).map((m) => `${m}\n`).join('');
 }
 
 async function streamEvents(name: string): Promise<{ type: string; data: Record<string, unknown> }[]> {

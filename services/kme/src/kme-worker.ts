@@ -22,8 +22,12 @@ import {
   parseDecKeysRequest,
   parseEncKeysRequest,
   parsePoolLevelRequest,
+  parseRemoveSaeRequest,
   parseStatusRequest,
+  parseTopologyDeclaration,
   type PoolLevel,
+  type TopologyApplied,
+  type TopologyDeclaration,
   sealForEdge,
   type DecKeysRequest,
   type EncKeysRequest,
@@ -31,13 +35,15 @@ import {
   type StatusRequest,
   type Status,
 } from '@vigil/kme-contract';
+import { ForbiddenError, permissions, platformTenant } from '@vigil/identity-contract';
 import type { Logger } from '@vigil/log';
 import { KeyAccessGranted, KeyAccessRefused, KeysAllocated, KeysDelivered, StreamName } from '@vigil/schemas';
 import { keyIdOf, newRequestId, requestIdOf } from './key-ids.ts';
 import { keyRequestDecider, requestSubject, type Delivery } from './key-request.ts';
 import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, storedKeyCount, type AllocationData, type Cursor, type EncKeysCommand } from './pool.ts';
 import { BlockReader, SupplyView } from './supply.ts';
-import { emptyTopology, evolveTopology, linkBetween, targetKme, topologyEvents, topologySubject, type Link, type Sae, type Topology } from './topology.ts';
+import { changeTopology } from './topology-file.ts';
+import { declarationOf, emptyTopology, evolveTopology, linkBetween, targetKme, topologyEvents, topologySubject, type Link, type Sae, type Topology } from './topology.ts';
 
 export interface KmeWorkerOptions {
   readonly bus: Bus;
@@ -111,6 +117,17 @@ export class KmeWorker {
         parse: () => undefined,
         handle: async () => [...this.#topology.links.values()].map((l) => ({ link_id: l.id, rate_bps: l.rateBps, kme_ids: l.kmeIds })),
       }),
+      serve(this.#bus, { subject: kmeSubjects.topology, parse: () => undefined, handle: async (r) => this.topologyView(r.caller) }),
+      serve(this.#bus, {
+        subject: kmeSubjects.applyTopology,
+        parse: parseTopologyDeclaration,
+        handle: (r) => this.administer(r.caller, permissions.kmeAdmin, (actor) => changeTopology(this.#bus, { kind: 'declare', declaration: r.data }, actor)),
+      }),
+      serve(this.#bus, {
+        subject: kmeSubjects.removeSae,
+        parse: parseRemoveSaeRequest,
+        handle: (r) => this.administer(r.caller, permissions.kmeAdmin, (actor) => changeTopology(this.#bus, { kind: 'remove_sae', saeId: r.data.sae_id }, actor)),
+      }),
     );
   }
 
@@ -118,6 +135,30 @@ export class KmeWorker {
     for (const s of this.#served) await s.stop();
     await this.#supply.stop();
     await this.#topologyFollowing?.stop();
+  }
+
+  /** The topology as it stands, for a platform administrator. */
+  async topologyView(caller: Caller | undefined): Promise<TopologyDeclaration> {
+    this.#platformAdministrator(caller, permissions.kmeRead);
+    return declarationOf(this.#topology);
+  }
+
+  /**
+   * A topology change by a platform administrator (the edge checked the permission; the worker checks the tenant
+   * again, since the KMEs serve every tenant). The change is an event on KEY_REQUEST with the administrator as actor,
+   * so the audit trail names who changed what; the reply waits for this worker's own view to include it.
+   */
+  async administer(caller: Caller | undefined, permission: string, change: (actor: Caller['actor']) => Promise<TopologyApplied>): Promise<TopologyApplied> {
+    const actor = this.#platformAdministrator(caller, permission);
+    const applied = await change(actor);
+    if (applied.changes > 0) await this.topologyReaches(applied.seq);
+    this.#logger.info({ actor: actor.id, changes: applied.changes, seq: applied.seq, category: 'administration' }, 'KME topology changed');
+    return applied;
+  }
+
+  #platformAdministrator(caller: Caller | undefined, permission: string): Caller['actor'] {
+    if (!caller || caller.tenant !== platformTenant || (caller.actor.kind !== 'user' && caller.actor.kind !== 'api_key')) throw new ForbiddenError(permission);
+    return caller.actor;
   }
 
   /** Waits until this worker's topology view includes an append (after configuring it). */

@@ -1,5 +1,5 @@
 import type { EventDraft } from '@vigil/bus';
-import { KmeBadRequestError } from '@vigil/kme-contract';
+import { KmeBadRequestError, type TopologyDeclaration } from '@vigil/kme-contract';
 import { KmeConfigured, LinkConfigured, SaeConfigured, SaeRemoved, type DataOf, type EventOf } from '@vigil/schemas';
 
 /** The subject every topology event lives on: one aggregate, so a change is decided against the whole. */
@@ -56,12 +56,8 @@ export function evolveTopology(state: Topology, event: TopologyEvent): Topology 
   }
 }
 
-/** What an operator declares (the topology file, or the admin API later). */
-export interface TopologyDeclaration {
-  readonly kmes: readonly { readonly id: string }[];
-  readonly saes: readonly { readonly id: string; readonly kme: string; readonly certificate_sha256?: string }[];
-  readonly links: readonly { readonly id: string; readonly kmes: readonly [string, string]; readonly rate_bps: number; readonly limits: LinkLimits }[];
-}
+/** What an operator asks: bring the topology to a declaration (file or admin API), or remove one SAE. */
+export type TopologyCommand = { readonly kind: 'declare'; readonly declaration: TopologyDeclaration } | { readonly kind: 'remove_sae'; readonly saeId: string };
 
 type TopologyDraft = EventDraft<TopologyEvent['type'], 1, TopologyEvent['data']>;
 
@@ -80,11 +76,25 @@ function checkLimits(linkId: string, l: LinkLimits): void {
   if (problems.length > 0) throw new KmeBadRequestError(`link ${linkId}: ${problems.join('; ')}`);
 }
 
+/** The topology as a declaration: what `GET /kme/topology` answers, and what applying it again leaves unchanged. */
+export function declarationOf(state: Topology): TopologyDeclaration {
+  return {
+    kmes: [...state.kmes].map((id) => ({ id })),
+    saes: [...state.saes.values()].map((s) => ({ id: s.id, kme: s.kmeId, ...(s.certificateSha256 ? { certificate_sha256: s.certificateSha256 } : {}) })),
+    links: [...state.links.values()].map((l) => ({ id: l.id, kmes: [l.kmeIds[0], l.kmeIds[1]], rate_bps: l.rateBps, limits: l.limits })),
+  };
+}
+
 /**
- * Brings the topology to a declaration: only what differs becomes an event, so applying the same file at every
+ * Brings the topology to a declaration (or removes an SAE): only what differs becomes an event, so applying the same file at every
  * start changes nothing. SAEs not declared are left alone (removing is an explicit act).
  */
-export function decideTopology(declaration: TopologyDeclaration, state: Topology): TopologyDraft[] {
+export function decideTopology(command: TopologyCommand, state: Topology): TopologyDraft[] {
+  if (command.kind === 'remove_sae') {
+    if (!state.saes.has(command.saeId)) throw new KmeBadRequestError(`SAE ${command.saeId} is not known`);
+    return [{ type: 'kme.topology.sae_removed', v: 1, data: { sae_id: command.saeId } }];
+  }
+  const { declaration } = command;
   const drafts: TopologyDraft[] = [];
   const kmes = new Set(state.kmes);
   for (const k of declaration.kmes) {

@@ -15,7 +15,8 @@ function decideAllocation(command: EncKeysCommand, _link: Link, blocks: readonly
   if (!decision.draft || !allocation) throw new Error('no allocation');
   return { data: { ranges: allocation.ranges, next: decision.draft.data.next } };
 }
-import { decideTopology, emptyTopology, evolveTopology, topologyEvents, type Link, type TopologyDeclaration } from '../src/topology.ts';
+import type { TopologyDeclaration } from '@vigil/kme-contract';
+import { declarationOf, decideTopology, emptyTopology, evolveTopology, topologyEvents, type Link } from '../src/topology.ts';
 import { envelope, isEventOf } from '@vigil/bus';
 
 const limits = { key_size: 256, min_key_size: 64, max_key_size: 1024, max_key_per_request: 128, max_key_count: 1000, max_SAE_ID_count: 2 };
@@ -207,7 +208,7 @@ describe('key ids', () => {
 });
 
 describe('topology', () => {
-  const abLink = { id: 'AB', kmes: ['KME_A', 'KME_B'] as const, rate_bps: 1000, limits };
+  const abLink: TopologyDeclaration['links'][number] = { id: 'AB', kmes: ['KME_A', 'KME_B'], rate_bps: 1000, limits };
   const declaration: TopologyDeclaration = {
     kmes: [{ id: 'KME_A' }, { id: 'KME_B' }],
     saes: [
@@ -216,6 +217,7 @@ describe('topology', () => {
     ],
     links: [abLink],
   };
+  const declare = (d: TopologyDeclaration) => ({ kind: 'declare' as const, declaration: d });
   const given = (drafts: ReturnType<typeof decideTopology>) =>
     drafts.reduce((state, draft) => {
       const event = envelope(draft, { actor: { kind: 'system', id: 'test' } });
@@ -223,18 +225,27 @@ describe('topology', () => {
     }, emptyTopology);
 
   test('applying a declaration twice changes nothing the second time', () => {
-    const events = decideTopology(declaration, emptyTopology);
+    const events = decideTopology(declare(declaration), emptyTopology);
     assert.equal(events.length, 5);
-    assert.deepEqual(decideTopology(declaration, given(events)), []);
+    assert.deepEqual(decideTopology(declare(declaration), given(events)), []);
   });
   test('a changed limit is one event', () => {
-    const state = given(decideTopology(declaration, emptyTopology));
-    const changed = decideTopology({ ...declaration, links: [{ ...abLink, limits: { ...limits, max_key_count: 5 } }] }, state);
+    const state = given(decideTopology(declare(declaration), emptyTopology));
+    const changed = decideTopology(declare({ ...declaration, links: [{ ...abLink, limits: { ...limits, max_key_count: 5 } }] }), state);
     assert.deepEqual(changed.map((e) => e.type), ['kme.topology.link_configured']);
   });
+  test('the topology reads back as the declaration it came from, and an SAE is removed by name', () => {
+    const state = given(decideTopology(declare(declaration), emptyTopology));
+    assert.deepEqual(decideTopology(declare(declarationOf(state)), state), [], 'applying what GET answers changes nothing');
+    assert.deepEqual(declarationOf(state).saes.map((s) => s.id), ['SAE_A', 'SAE_B']);
+    const removed = decideTopology({ kind: 'remove_sae', saeId: 'SAE_B' }, state);
+    assert.deepEqual(removed.map((e) => e.type), ['kme.topology.sae_removed']);
+    assert.deepEqual(declarationOf(given([...decideTopology(declare(declaration), emptyTopology), ...removed])).saes.map((s) => s.id), ['SAE_A']);
+    assert.throws(() => decideTopology({ kind: 'remove_sae', saeId: 'NOPE' }, state), /not known/);
+  });
   test('bad limits, unknown KMEs and a second link between the same KMEs are refused', () => {
-    assert.throws(() => decideTopology({ ...declaration, links: [{ ...abLink, limits: { ...limits, key_size: 100 } }] }, emptyTopology), /multiple of 8/);
-    assert.throws(() => decideTopology({ ...declaration, saes: [{ id: 'S', kme: 'NOPE' }] }, emptyTopology), /unknown KME/);
-    assert.throws(() => decideTopology({ ...declaration, links: [abLink, { ...abLink, id: 'BA', kmes: ['KME_B', 'KME_A'] }] }, emptyTopology), /joined by link AB/);
+    assert.throws(() => decideTopology(declare({ ...declaration, links: [{ ...abLink, limits: { ...limits, key_size: 100 } }] }), emptyTopology), /multiple of 8/);
+    assert.throws(() => decideTopology(declare({ ...declaration, saes: [{ id: 'S', kme: 'NOPE' }] }), emptyTopology), /unknown KME/);
+    assert.throws(() => decideTopology(declare({ ...declaration, links: [abLink, { ...abLink, id: 'BA', kmes: ['KME_B', 'KME_A'] }] }), emptyTopology), /joined by link AB/);
   });
 });

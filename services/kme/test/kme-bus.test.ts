@@ -8,12 +8,12 @@ import { etsiMessages, KmeBadRequestError, KmeUnauthorizedError, KmeUnavailableE
 import { LinkSimulator } from '@vigil/qkd-sim';
 import { startTestBus, testLogger, type TestBus } from '@vigil/testkit';
 import fc from 'fast-check';
-import { applyTopology, KmeWorker } from '../src/index.ts';
+import { applyTopology, KmeWorker, type TopologyDeclaration } from '../src/index.ts';
 
 const ring = kekRing({ id: 'k1', key: randomBytes(32) });
 const limits = { key_size: 256, min_key_size: 64, max_key_size: 1024, max_key_per_request: 64, max_key_count: 100_000, max_SAE_ID_count: 2 };
 const pin = 'a'.repeat(64);
-const topology = {
+const topology: TopologyDeclaration = {
   kmes: [{ id: 'KME_A' }, { id: 'KME_B' }, { id: 'KME_C' }],
   saes: [
     { id: 'SAE_A', kme: 'KME_A' },
@@ -24,8 +24,8 @@ const topology = {
     { id: 'SAE_PINNED', kme: 'KME_A', certificate_sha256: pin },
   ],
   links: [
-    { id: 'AB', kmes: ['KME_A', 'KME_B'] as const, rate_bps: 1_000_000, limits },
-    { id: 'AC', kmes: ['KME_A', 'KME_C'] as const, rate_bps: 1_000_000, limits },
+    { id: 'AB', kmes: ['KME_A', 'KME_B'], rate_bps: 1_000_000, limits },
+    { id: 'AC', kmes: ['KME_A', 'KME_C'], rate_bps: 1_000_000, limits },
   ],
 };
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { edgeService } from '@vigil/edge';
+import { identityService } from '@vigil/identity';
 import { kmeService } from '@vigil/kme';
 import { createKekFile } from '@vigil/kme-contract';
 import { initPki, issueSaeCertificate, loadCa } from '@vigil/pki';
@@ -22,6 +23,7 @@ let db: TestDatabase | undefined;
 const processes: RunningProcess[] = [];
 let etsiUrls: string[] = [];
 let httpUrl = '';
+const adminPassword = 'correct horse battery staple 42';
 let ca = '';
 const agents = new Map<string, Agent>();
 
@@ -90,7 +92,9 @@ before(async () => {
     VIGIL_TLS_CRL_FILE: pki.crl,
     LOG_LEVEL: 'silent',
   });
-  processes.push(await startProcess('one', [kmeService, qkdSimService, edgeService], { embeddedNats: false, env: env('one') }));
+  await writeFile(join(dir, 'admin-password'), adminPassword);
+  const admin = { VIGIL_BOOTSTRAP_ADMIN: 'admin', VIGIL_BOOTSTRAP_ADMIN_PASSWORD_FILE: join(dir, 'admin-password') };
+  processes.push(await startProcess('one', [kmeService, qkdSimService, identityService, edgeService], { embeddedNats: false, env: { ...env('one'), ...admin } }));
   processes.push(await startProcess('two', [kmeService, edgeService], { embeddedNats: false, env: env('two') }));
   const endpoints = processes.flatMap((p) => p.services.flatMap((s) => s.started.endpoints ?? []));
   etsiUrls = endpoints.flatMap((e) => e.match(/^https:\/\/\S+/)?.[0] ?? []);
@@ -194,6 +198,62 @@ describe('ETSI GS QKD 014 over mutual TLS', () => {
     for (let attempt = 0; attempt < 10 && !/vigil_qkd_link_rate_bps\{/.test(text); attempt++) text = await (await fetch(`${httpUrl}/metrics`)).text();
     assert.match(text, /vigil_kme_pool_keys\{link="AB"\} \d+/);
     assert.match(text, /vigil_qkd_link_rate_bps\{link="AB"\} 16000000/);
+  });
+});
+
+/** Polls until a condition holds across every replica (requests land on any of them), failing after 10 s. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let streak = 0;
+  while (streak < 4) {
+    streak = (await check()) ? streak + 1 : 0;
+    if (Date.now() > deadline) throw new Error(`${what}: not within 10 s`);
+  }
+}
+
+describe('the KME topology under RBAC', () => {
+  const http = async (method: string, path: string, token?: string, body?: unknown) => {
+    const res = await fetch(`${httpUrl}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const json: unknown = await res.json();
+    return { status: res.status, json };
+  };
+  const tokenOf = (json: unknown): string => {
+    if (typeof json !== 'object' || json === null || !('access_token' in json) || typeof json.access_token !== 'string') throw new Error(`no token: ${JSON.stringify(json)}`);
+    return json.access_token;
+  };
+  const saeIds = (json: unknown): string[] =>
+    typeof json === 'object' && json !== null && 'saes' in json && Array.isArray(json.saes) ? json.saes.flatMap((s: unknown) => (typeof s === 'object' && s !== null && 'id' in s && typeof s.id === 'string' ? [s.id] : [])) : [];
+
+  test('a platform administrator reads, declares and removes; the KMEs act on it at once; others are refused', async () => {
+    assert.equal((await http('GET', '/kme/topology')).status, 401);
+    const admin = tokenOf((await http('POST', '/auth/login', undefined, { tenant: 'platform', username: 'admin', password: adminPassword })).json);
+    const current = await http('GET', '/kme/topology', admin);
+    assert.equal(current.status, 200);
+    assert.deepEqual(saeIds(current.json).sort(), ['SAE_A', 'SAE_B', 'SAE_B2', 'SAE_X']);
+    const again = await http('PUT', '/kme/topology', admin, current.json);
+    assert.ok(typeof again.json === 'object' && again.json !== null && 'changes' in again.json && again.json.changes === 0, 'applying what GET answers changes nothing');
+
+    assert.equal((await call('SAE_NEW', 'GET', '/api/v1/keys/SAE_B/status')).status, 401, 'not yet an SAE');
+    const declared = await http('PUT', '/kme/topology', admin, { kmes: [], saes: [{ id: 'SAE_NEW', kme: 'KME_A' }], links: [] });
+    assert.equal(declared.status, 200);
+    assert.equal(typeof declared.json === 'object' && declared.json !== null && 'changes' in declared.json ? declared.json.changes : -1, 1);
+    // Every KME worker learns it from the stream; the reply waited only for the worker that decided.
+    await eventually(async () => (await call('SAE_NEW', 'POST', '/api/v1/keys/SAE_B/enc_keys', { number: 1 })).status === 200, 'both workers know SAE_NEW');
+
+    assert.equal((await http('PUT', '/kme/topology', admin, { kmes: [], saes: [{ id: 'S', kme: 'NOPE' }], links: [] })).status, 400);
+    assert.equal((await http('DELETE', '/kme/saes/SAE_NEW', admin)).status, 200);
+    await eventually(async () => (await call('SAE_NEW', 'GET', '/api/v1/keys/SAE_B/status')).status === 401, 'SAE_NEW removed everywhere');
+    assert.equal((await http('DELETE', '/kme/saes/SAE_NEW', admin)).status, 400, 'unknown now');
+
+    const created = await http('POST', '/tenants', admin, { tenant_id: 'agency', name: 'Agency', owner: { username: 'owner', email: 'owner@agency.example', password: adminPassword } });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const owner = tokenOf((await http('POST', '/auth/login', undefined, { tenant: 'agency', username: 'owner', password: adminPassword })).json);
+    assert.equal((await http('GET', '/kme/topology', owner)).status, 403, 'a tenant owner does not administer the KMEs');
+    assert.equal((await http('PUT', '/kme/topology', owner, current.json)).status, 403);
   });
 });
 

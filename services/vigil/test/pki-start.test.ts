@@ -49,7 +49,7 @@ function get(url: string, tls: { ca: string; cert?: string; key?: string }): Pro
 test('pnpm start serves the ETSI API over mutual TLS with its development PKI; `vigil pki sae` makes a client', { timeout: 120_000 }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-pki-start-'));
   try {
-    const env = { VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_ETSI_PORT: '0', LOG_LEVEL: 'warn' };
+    const env = { VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_ETSI_PORT: '0', VIGIL_MQTT_PORT: '0', LOG_LEVEL: 'warn' };
     const vigil = run('services/vigil/src/main.ts', [], env);
     const [, etsiUrl] = await vigil.seen(/edge\s+(https:\/\/\S+)\s+\(ETSI/, 90_000);
     const [, pkiDir] = await vigil.seen(/development PKI in (\S+)/, 5000);

@@ -35,7 +35,7 @@ async function waitForMatch(read: () => string, pattern: RegExp, timeoutMs: numb
 test('pnpm start comes up on the embedded defaults, is ready, and stops cleanly on SIGINT', { timeout: 90_000 }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-'));
   try {
-    const vigil = startVigil({ VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_ETSI_PORT: '0', LOG_LEVEL: 'warn' });
+    const vigil = startVigil({ VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_ETSI_PORT: '0', VIGIL_MQTT_PORT: '0', LOG_LEVEL: 'warn' });
     const [, url] = await waitForMatch(() => vigil.output(), /edge\s+(http:\/\/\S+)/, 60_000);
     assert.ok(url);
     assert.match(vigil.output(), /PGlite in /);
@@ -48,7 +48,7 @@ test('pnpm start comes up on the embedded defaults, is ready, and stops cleanly 
     assert.ok(Date.now() - stopAsked < 10_000, 'stopped within a few seconds');
 
     // The streams and the read models survive the restart: same data directory, ready again.
-    const again = startVigil({ VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_ETSI_PORT: '0', LOG_LEVEL: 'warn' });
+    const again = startVigil({ VIGIL_DATA_DIR: dataDir, VIGIL_HTTP_PORT: '0', VIGIL_ETSI_PORT: '0', VIGIL_MQTT_PORT: '0', LOG_LEVEL: 'warn' });
     const [, url2] = await waitForMatch(() => again.output(), /edge\s+(http:\/\/\S+)/, 60_000);
     assert.equal((await fetch(`${url2}/health/ready`)).status, 200);
     again.child.kill('SIGTERM');

@@ -53,6 +53,8 @@ export async function buildEtsiListener(options: EtsiListenerOptions): Promise<E
     bodyLimit: etsiBodyLimit,
     keepAliveTimeout: 30_000,
     genReqId: requestIdOf,
+    // One line per request, from the request context (request-log.ts), never fastify's with the raw URL.
+    disableRequestLogging: true,
     exposeHeadRoutes: false,
     // A percent-encoded 128-character SAE_ID may take three times its length in the URL.
     routerOptions: { maxParamLength: 3 * 128 },

@@ -1,8 +1,8 @@
 import { importJWK, jwtVerify, type JWK, type JWTHeaderParameters } from 'jose';
 import { request, type Bus } from '@vigil/bus';
-import { accessClaimsOf, identitySubjects, parseJwks, type Jwks } from '@vigil/identity-contract';
+import { accessClaimsOf, identitySubjects, parseJwks, permissionsOf, type Jwks } from '@vigil/identity-contract';
 import type { Logger } from '@vigil/log';
-import type { Principal } from './principal.ts';
+import type { SessionPrincipal } from './principal.ts';
 
 type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
 
@@ -82,7 +82,7 @@ export class AccessTokenVerifier {
   }
 
   /** The principal of a valid token, or undefined; why a token failed is not the caller's business. */
-  async verify(token: string): Promise<Principal | undefined> {
+  async verify(token: string): Promise<SessionPrincipal | undefined> {
     try {
       const { payload } = await jwtVerify(token, (header) => this.#keyFor(header), {
         issuer: this.#options.issuer,
@@ -92,7 +92,8 @@ export class AccessTokenVerifier {
         clockTolerance: 5,
       });
       const claims = accessClaimsOf(payload);
-      return claims ? { userId: claims.sub, tenant: claims.tenant, sessionId: claims.sid, roles: claims.roles } : undefined;
+      if (!claims) return undefined;
+      return { kind: 'session', userId: claims.sub, tenant: claims.tenant, sessionId: claims.sid, roles: claims.roles, permissions: permissionsOf(claims.roles) };
     } catch {
       return undefined;
     }

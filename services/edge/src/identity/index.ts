@@ -4,6 +4,9 @@ import type { Logger } from '@vigil/log';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
+import { ApiKeyDirectory } from './api-key-directory.ts';
+import { LastUseRecorder } from './api-key-last-use.ts';
+import { ApiKeyRateLimiter } from './api-key-rate-limiter.ts';
 import { authenticationPlugin } from './authentication.ts';
 import { RevocationList } from './revocation-list.ts';
 import { identityRoutes } from './routes.ts';
@@ -15,20 +18,26 @@ export interface IdentityEdgeOptions {
   readonly logger: Logger;
 }
 
-/** Identity at the edge: token verification and permissions for every later route, the revocation feed, the routes. */
+/**
+ * Identity at the edge: authentication (access tokens and API keys) and permissions for every later route, the
+ * revocation and API key feeds, the routes.
+ */
 const identity: FastifyPluginAsync<IdentityEdgeOptions> = async (app, { config, bus, logger }) => {
   const verifier = new AccessTokenVerifier({ bus, logger, issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS });
   const revocations = new RevocationList({ bus, logger, accessTokenMs: config.VIGIL_ACCESS_TOKEN_SECONDS * 1000 });
-  await revocations.start();
+  const apiKeys = new ApiKeyDirectory({ bus, logger });
+  await Promise.all([revocations.start(), apiKeys.start()]);
   verifier.start();
   app.addHook('onClose', async () => {
     verifier.stop();
-    await revocations.stop();
+    await Promise.all([revocations.stop(), apiKeys.stop()]);
   });
-  await app.register(authenticationPlugin, { bus, logger, verifier, revocations });
-  await app.register(identityRoutes, { bus, verifier, revocations, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS, authRateLimit: config.VIGIL_AUTH_RATE_LIMIT });
+  const rateLimiter = new ApiKeyRateLimiter();
+  const lastUse = new LastUseRecorder(bus, logger);
+  await app.register(authenticationPlugin, { bus, logger, verifier, revocations, apiKeys, rateLimiter, lastUse });
+  await app.register(identityRoutes, { bus, verifier, revocations, apiKeys, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS, authRateLimit: config.VIGIL_AUTH_RATE_LIMIT });
 };
 
 export const identityPlugin = fp(identity, { name: 'vigil-identity', fastify: '5.x' });
-export type { Principal } from './principal.ts';
-export { principalOf } from './authentication.ts';
+export type { ApiKeyPrincipal, Principal, SessionPrincipal } from './principal.ts';
+export { callerOf, principalOf, sessionOf } from './authentication.ts';

@@ -1,12 +1,31 @@
 import type { Role } from '@vigil/identity-contract';
 
-/** Who a request is, as its verified access token says: the only source of its tenant. */
-export interface Principal {
-  readonly userId: string;
+interface PrincipalBase {
+  /** The only source of a request's tenant. */
   readonly tenant: string;
+  /** The user: the one signed in, or the one who made the API key (it acts for them). */
+  readonly userId: string;
+  /** What the principal may do: its roles' permissions (a session) or the key's own (an API key). */
+  readonly permissions: ReadonlySet<string>;
+}
+
+/** A person signed in, as their verified access token says. */
+export interface SessionPrincipal extends PrincipalBase {
+  readonly kind: 'session';
   readonly sessionId: string;
   readonly roles: readonly Role[];
 }
+
+/** A program holding an API key, as the key's events say. */
+export interface ApiKeyPrincipal extends PrincipalBase {
+  readonly kind: 'api_key';
+  readonly apiKeyId: string;
+  /** Requests per minute the key may make at this edge. */
+  readonly ratePerMinute: number;
+}
+
+/** Who a request is. Check a permission with `hasPermission(principal, …)`: it works for both kinds. */
+export type Principal = SessionPrincipal | ApiKeyPrincipal;
 
 declare module 'fastify' {
   interface FastifyRequest {

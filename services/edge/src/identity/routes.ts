@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { request, type Bus, type Caller } from '@vigil/bus';
 import {
+  ChangePasswordBody,
   ConfirmMfaRequest,
   CreateTenantRequest,
   Done,
@@ -29,27 +30,28 @@ import {
 import Type from 'typebox';
 import { problemResponses } from '../problem.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
-import { principalOf } from './authentication.ts';
-import type { Principal } from './principal.ts';
+import type { ApiKeyDirectory } from './api-key-directory.ts';
+import { apiKeyRoutes } from './api-key-routes.ts';
+import { callerOf, principalOf, sessionOf } from './authentication.ts';
 import type { RevocationList } from './revocation-list.ts';
+import { userAdminRoutes } from './user-admin-routes.ts';
 
 export interface IdentityRouteOptions {
   readonly bus: Bus;
   readonly verifier: AccessTokenVerifier;
   readonly revocations: RevocationList;
+  readonly apiKeys: ApiKeyDirectory;
   readonly timeoutMs: number;
   /** Requests per minute per client address on each sign-in route. */
   readonly authRateLimit: number;
 }
-
-const callerOf = (p: Principal): Caller => ({ actor: { kind: 'user', id: p.userId }, tenant: p.tenant });
 
 /**
  * Sign-in, sessions, TOTP and the first administration routes. Every route declares a permission or that it is
  * public (checked as it is registered); sign-in routes are rate-limited per client address (429 with Retry-After).
  */
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, options) => {
-  const { bus, verifier, revocations, timeoutMs } = options;
+  const { bus, verifier, revocations, apiKeys, timeoutMs } = options;
   app.addHook('onRoute', (route) => {
     if (route.schema?.hide === true || route.config?.permission || route.config?.public === true) return;
     throw new Error(`route policy: ${String(route.method)} ${route.url} declares neither a permission nor public access`);
@@ -108,7 +110,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       schema: { summary: 'Sign out: end this session', description: 'Its tokens stop working at every edge within a second.', tags: auth, response: { 200: Done, ...problemResponses } },
     },
     async (req) => {
-      const p = principalOf(req);
+      const p = sessionOf(req);
       const done = await ask(identitySubjects.logout, { session_id: p.sessionId }, parseDone, callerOf(p));
       revocations.add(p.sessionId);
       return done;
@@ -119,7 +121,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/sessions',
     { config: { permission: permissions.profileSelf }, schema: { summary: 'My sessions', tags: auth, response: { 200: SessionList, ...problemResponses } } },
     async (req) => {
-      const p = principalOf(req);
+      const p = sessionOf(req);
       return ask(identitySubjects.sessions, { session_id: p.sessionId }, parseSessionList, callerOf(p));
     },
   );
@@ -137,7 +139,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       },
     },
     async (req) => {
-      const p = principalOf(req);
+      const p = sessionOf(req);
       const done = await ask(identitySubjects.revokeSession, { session_id: req.params.id, current_session_id: p.sessionId }, parseDone, callerOf(p));
       revocations.add(req.params.id);
       return done;
@@ -150,7 +152,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       config: { permission: permissions.profileSelf },
       schema: { summary: 'Start TOTP enrolment', description: 'Returns the otpauth:// URI for a QR code; confirm with a code to enable.', tags: auth, response: { 200: MfaEnrollment, ...problemResponses } },
     },
-    async (req) => ask(identitySubjects.enrollMfa, {}, parseMfaEnrollment, callerOf(principalOf(req))),
+    async (req) => ask(identitySubjects.enrollMfa, {}, parseMfaEnrollment, callerOf(sessionOf(req))),
   );
 
   app.post(
@@ -159,7 +161,26 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       config: { permission: permissions.profileSelf },
       schema: { summary: 'Enable TOTP with a first code', tags: auth, body: ConfirmMfaRequest, response: { 200: Done, ...problemResponses } },
     },
-    async (req) => ask(identitySubjects.confirmMfa, req.body, parseDone, callerOf(principalOf(req))),
+    async (req) => ask(identitySubjects.confirmMfa, req.body, parseDone, callerOf(sessionOf(req))),
+  );
+
+  app.post(
+    '/auth/password',
+    {
+      config: { permission: permissions.profileSelf, rateLimit: limited },
+      schema: {
+        summary: 'Change my password',
+        description:
+          'Needs the current password (a wrong one counts toward the lockout, like a failed sign-in) and a signed-in session, not an API key. Every other session of mine ends; this one stays.',
+        tags: auth,
+        body: ChangePasswordBody,
+        response: { 200: Done, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const p = sessionOf(req);
+      return ask(identitySubjects.changePassword, { ...req.body, session_id: p.sessionId }, parseDone, callerOf(p));
+    },
   );
 
   app.get(
@@ -185,4 +206,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     },
     async (req, reply) => reply.code(201).send(await ask(identitySubjects.createUser, req.body, parseUserCreated, callerOf(principalOf(req)))),
   );
+
+  // Children of this plugin, so the route policy above applies to them too.
+  await app.register(apiKeyRoutes, { bus, apiKeys, timeoutMs });
+  await app.register(userAdminRoutes, { bus, timeoutMs });
 };

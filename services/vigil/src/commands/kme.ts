@@ -1,6 +1,7 @@
 // `vigil kme ...`: operator tasks of the key management entity.
 import { parseArgs } from 'node:util';
 import { connectBus, drainBus } from '@vigil/bus';
+import { busSecurityOf } from '@vigil/runtime';
 import { loadConfig } from '@vigil/config';
 import { applyTopologyFile } from '@vigil/kme';
 import { createKekFile } from '@vigil/kme-contract';
@@ -34,7 +35,7 @@ export async function run(args: readonly string[]): Promise<number> {
     process.stderr.write(values.file ? 'vigil kme topology: set NATS_URL to the Vigil to configure\n' : usage);
     return 2;
   }
-  const bus = await connectBus({ servers: config.NATS_URL, name: 'vigil-cli', logger: createLogger({ service: 'cli', level: 'warn' }), namespace: config.VIGIL_NAMESPACE, streamReplicas: config.NATS_STREAM_REPLICAS });
+  const bus = await connectBus({ servers: config.NATS_URL, name: 'vigil-cli', logger: createLogger({ service: 'cli', level: 'warn' }), namespace: config.VIGIL_NAMESPACE, streamReplicas: config.NATS_STREAM_REPLICAS, security: busSecurityOf(config) });
   try {
     const applied = await applyTopologyFile(bus, values.file);
     process.stdout.write(applied.changes === 0 ? 'topology unchanged\n' : `topology updated: ${applied.changes} change(s), sequence ${applied.seq}\n`);

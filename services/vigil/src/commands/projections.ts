@@ -1,13 +1,32 @@
 // `vigil projections list | rebuild | verify`: the read models, rebuilt from the streams or checked against a rebuild.
 import { parseArgs } from 'node:util';
 import { auditProjection, openCliContext, progressOnStderr, readDeliveries, type CliContext } from '@vigil/audit';
+import { ConfigError, loadConfig } from '@vigil/config';
+import { keyRequestsProjection, keySupplyProjection } from '@vigil/kme';
 import { compareWithRebuild, ProjectionBusyError, readCheckpoint, rebuildProjection, type Projection } from '@vigil/store';
+import { createTelemetryProjection, devicesProjection, retentionPolicyOf } from '@vigil/telemetry';
+
+/** Readings are kept as the running service keeps them; a bad configuration is reported when the context opens. */
+function configuredRetention() {
+  try {
+    return retentionPolicyOf(loadConfig());
+  } catch (err) {
+    if (err instanceof ConfigError) return retentionPolicyOf({ VIGIL_TELEMETRY_RETENTION_DAYS: 30 });
+    throw err;
+  }
+}
 
 /**
  * Every read model built from the streams, by name. Listed here rather than taken from the services, so the command
  * loads only the projections, not every service's dependencies.
  */
-const allProjections: readonly Projection[] = [auditProjection];
+const allProjections: readonly Projection[] = [
+  auditProjection,
+  keyRequestsProjection,
+  keySupplyProjection,
+  devicesProjection,
+  createTelemetryProjection({ policy: configuredRetention() }),
+];
 
 export const summary = 'list, rebuild or verify the read models projected from the streams';
 

@@ -1,6 +1,7 @@
 // `vigil streams`: the JetStream streams of this Vigil (NATS_URL, VIGIL_NAMESPACE), with their counts and limits.
 import { parseArgs } from 'node:util';
 import { connectBus, drainBus, streamDeclarations } from '@vigil/bus';
+import { busSecurityOf } from '@vigil/runtime';
 import { loadConfig } from '@vigil/config';
 import { createLogger } from '@vigil/log';
 
@@ -17,7 +18,7 @@ export async function run(args: readonly string[]): Promise<number> {
     process.stderr.write('vigil streams: set NATS_URL to the NATS server of the Vigil to inspect\n');
     return 1;
   }
-  const bus = await connectBus({ servers: config.NATS_URL, name: 'vigil-cli', logger: createLogger({ service: 'cli', level: 'warn' }), namespace: config.VIGIL_NAMESPACE, ensureStreams: false });
+  const bus = await connectBus({ servers: config.NATS_URL, name: 'vigil-cli', logger: createLogger({ service: 'cli', level: 'warn' }), namespace: config.VIGIL_NAMESPACE, ensureStreams: false, security: busSecurityOf(config) });
   try {
     const rows = [];
     for (const d of streamDeclarations) {

@@ -1,0 +1,8 @@
+import { defineError } from '@vigil/bus';
+
+/** Device answers that are not results; the edge maps each code to HTTP once. */
+export const DeviceNotFoundError = defineError('VGL_DEVICE_NOT_FOUND', 'no device %s in this tenant', 404);
+export const SerialTakenError = defineError('VGL_SERIAL_TAKEN', 'a device with serial %s is already registered in this tenant', 409);
+export const DeviceDecommissionedError = defineError('VGL_DEVICE_DECOMMISSIONED', 'device %s is decommissioned', 409);
+export const CredentialNotFoundError = defineError('VGL_CREDENTIAL_NOT_FOUND', 'device %s has no active credential %s', 404);
+export const CertificateInvalidError = defineError('VGL_CERTIFICATE_INVALID', 'the certificate is not usable: %s', 400);

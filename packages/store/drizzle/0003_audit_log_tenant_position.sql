@@ -1,0 +1,1 @@
+CREATE INDEX "audit_log_tenant_position" ON "audit_log" USING btree ("tenant","position");

@@ -1,0 +1,1 @@
+export { auditRoutes, type AuditRouteOptions } from './routes.ts';

@@ -1,0 +1,1 @@
+export { deviceRoutes, type DeviceRouteOptions } from './routes.ts';

@@ -1,0 +1,11 @@
+export { evolveDevice, registrySubjectOf, type CredentialRecord, type DeviceRecord } from './device-record.ts';
+export { evolveStatus, neverSeen, telemetrySubjectOf, type DeviceStatus } from './device-status.ts';
+export { daysAhead, expiredPartitions, keptWindow, partitionBounds, partitionDay, partitionName, type RetentionPolicy } from './partition-plan.ts';
+export { createTelemetryProjection, devicesProjection, type TelemetryProjectionOptions } from './projections.ts';
+export { serveTelemetryQueries, type QueryServiceOptions } from './query-service.ts';
+export { getDevice, listDevices, readReadings, readSeries } from './read-queries.ts';
+export { decodeReadingsCursor, encodeReadingsCursor, type ReadingKey } from './readings-cursor.ts';
+export { telemetryReadings } from './readings-table.ts';
+export { createTelemetryService, partitionsAheadDays, retentionPolicyOf, telemetryService, type TelemetryServiceOptions } from './service.ts';
+export { listPartitions, maintainTelemetryStorage, prepareTelemetryStorage, type MaintenanceResult, type TelemetryStorageKind } from './telemetry-storage.ts';
+export { bucketCount, bucketStart, maxSeriesBuckets } from './time-buckets.ts';
