@@ -30,7 +30,7 @@ export {
   SeriesQuery,
 } from './messages.ts';
 export * from './parse.ts';
-export { parseHeartbeatPayload, parseTelemetryPayload, type PayloadReading, type TelemetryPayload } from './payloads.ts';
+export { parseHeartbeatPayload, parseTalqAttributePayload, parseTelemetryPayload, type PayloadReading, type TalqAttributePayload, type TelemetryPayload } from './payloads.ts';
 export {
   deviceAggregatesFilter,
   deviceCommandsFilter,

@@ -4,6 +4,7 @@
  * Telemetry: a JSON object `{"ts"?: <epoch ms | RFC 3339>, "values": {"<metric>": <number>, ...}}`, or the same
  * readings flat (`{"ts"?: ..., "temperature": 21.5}`), which is what most firmware and Fundamentum `states` send.
  * Heartbeat: `{"uptime": <seconds>}` (Fundamentum's format).
+ * TALQ attribute, on `talq/<functionId>/<attributeName>`: `{"value": <number | boolean>, "ts"?: ...}`, or the bare value.
  */
 export type PayloadReading<T> = { ok: true; value: T } | { ok: false; problem: string };
 
@@ -74,4 +75,39 @@ export function parseHeartbeatPayload(payload: Uint8Array): PayloadReading<{ upt
   if (Object.keys(rest).length > 0) return { ok: false, problem: 'a heartbeat holds only "uptime"' };
   if (typeof uptime !== 'number' || !Number.isFinite(uptime) || uptime < 0) return { ok: false, problem: '"uptime" is not a number of seconds' };
   return { ok: true, value: { uptimeSeconds: uptime } };
+}
+
+export interface TalqAttributePayload {
+  /** The reading's metric name: `<functionId>.<attributeName>`, which the TALQ gateway maps to that attribute. */
+  readonly metric: string;
+  /** Booleans (TALQ event attributes such as `lampFailure`) as 1 and 0, so they are readings like any other. */
+  readonly value: number;
+  readonly measuredAt: Date | undefined;
+}
+
+const talqName = /^[A-Za-z][A-Za-z0-9_-]{0,30}$/;
+
+/** A TALQ attribute a device reports on `talq/<functionId>/<attributeName>`, read as one reading. */
+export function parseTalqAttributePayload(path: string, payload: Uint8Array, now: Date = new Date()): PayloadReading<TalqAttributePayload> {
+  const [fn = '', attribute = '', ...rest] = path.split('/');
+  if (rest.length > 0 || !talqName.test(fn) || !talqName.test(attribute)) return { ok: false, problem: 'a TALQ topic is talq/<functionId>/<attributeName>' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(payload));
+  } catch {
+    return { ok: false, problem: 'not UTF-8 JSON' };
+  }
+  let raw: unknown = parsed;
+  let ts: unknown;
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+    const { value, ts: time, ...others } = Object.fromEntries(Object.entries(parsed));
+    if (Object.keys(others).length > 0) return { ok: false, problem: 'a TALQ attribute holds only "value" and "ts"' };
+    raw = value;
+    ts = time;
+  }
+  const value = typeof raw === 'boolean' ? (raw ? 1 : 0) : typeof raw === 'number' && Number.isFinite(raw) ? raw : undefined;
+  if (value === undefined) return { ok: false, problem: '"value" is neither a finite number nor a boolean' };
+  const measuredAt = timeOf(ts, now);
+  if (!measuredAt.ok) return measuredAt;
+  return { ok: true, value: { metric: `${fn}.${attribute}`, value, measuredAt: measuredAt.value } };
 }

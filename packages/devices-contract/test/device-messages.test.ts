@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { commandTopic, parseDeviceTopic, parseHeartbeatPayload, parseTelemetryPayload } from '../src/index.ts';
+import { commandTopic, parseDeviceTopic, parseHeartbeatPayload, parseTalqAttributePayload, parseTelemetryPayload } from '../src/index.ts';
 
 const device = '01890a5d-ac96-774b-bcce-b302099a8057';
 const bytes = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
@@ -83,5 +83,29 @@ describe('heartbeat payloads', () => {
     assert.equal(parseHeartbeatPayload(bytes({ uptime: -1 })).ok, false);
     assert.equal(parseHeartbeatPayload(bytes({ uptime: 1, extra: 2 })).ok, false);
     assert.equal(parseHeartbeatPayload(bytes('up')).ok, false);
+  });
+});
+
+describe('TALQ attribute payloads', () => {
+  test('on talq/<functionId>/<attributeName>: a number or a boolean, bare or as "value" with an optional time', () => {
+    assert.deepEqual(parseTalqAttributePayload('lampMonitor1/activePower', bytes({ value: 48.5 }), now), { ok: true, value: { metric: 'lampMonitor1.activePower', value: 48.5, measuredAt: undefined } });
+    assert.deepEqual(parseTalqAttributePayload('lampMonitor1/lampFailure', bytes(true), now), { ok: true, value: { metric: 'lampMonitor1.lampFailure', value: 1, measuredAt: undefined } });
+    assert.deepEqual(parseTalqAttributePayload('lampActuator1/actualLightState', bytes({ value: 30, ts: '2026-06-01T11:59:00Z' }), now), {
+      ok: true,
+      value: { metric: 'lampActuator1.actualLightState', value: 30, measuredAt: new Date('2026-06-01T11:59:00Z') },
+    });
+  });
+
+  test('refused: other path shapes, strings, extra fields, bad times', () => {
+    for (const [path, payload] of [
+      ['lampMonitor1', { value: 1 }],
+      ['a/b/c', { value: 1 }],
+      ['1lamp/power', { value: 1 }],
+      ['lamp/power', { value: 'on' }],
+      ['lamp/power', { value: 1, unit: 'W' }],
+      ['lamp/power', { value: 1, ts: 'soon' }],
+    ] as const) {
+      assert.equal(parseTalqAttributePayload(path, bytes(payload), now).ok, false, `${path} ${JSON.stringify(payload)}`);
+    }
   });
 });

@@ -171,6 +171,18 @@ test("another device's topics: a publish closes the connection unacknowledged, a
   );
 });
 
+test('TALQ attributes on talq/<functionId>/<attributeName> are readings named after them; other TALQ paths are refused', async () => {
+  const d = await device();
+  await d.client.publishAsync(deviceTopic(d, 'talq/lampMonitor1/activePower'), JSON.stringify({ value: 48.5, ts: 1_760_000_000_000 }), { qos: 1 });
+  await d.client.publishAsync(deviceTopic(d, 'talq/lampMonitor1/lampFailure'), 'true', { qos: 1 });
+  const stored = readings(await eventually('two TALQ readings', () => channelEvents(t.bus, d, 'reading'), (e) => e.length === 2));
+  assert.deepEqual(stored.map((e) => e.data.values), [{ 'lampMonitor1.activePower': 48.5 }, { 'lampMonitor1.lampFailure': 1 }]);
+  assert.equal(stored[0]?.data.measured_at, new Date(1_760_000_000_000).toISOString());
+  const gone = closed(d.client);
+  d.client.publish(deviceTopic(d, 'talq/lampMonitor1'), JSON.stringify({ value: 1 }), { qos: 1 });
+  await gone;
+});
+
 test('oversized and malformed payloads are refused and counted per reason; the broker keeps serving', async () => {
   const refusedBefore = (await broker.details())['messages'];
   const refuse = async (payload: string | Buffer) => {

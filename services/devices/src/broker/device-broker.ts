@@ -34,8 +34,8 @@ export interface DeviceBrokerOptions {
   readonly maxRateDelayMs?: number;
   readonly maxPayloadBytes: number;
   /**
-   * Turns a message on a device's data topic into its event. Default: readings and heartbeats
-   * (`deviceMessageEvent`); a `talq/...` message is refused as malformed unless a mapper handles it. Events must be
+   * Turns a message on a device's data topic into its event. Default: `deviceMessageEvent` (readings, heartbeats and
+   * TALQ attributes, which are readings named `<functionId>.<attributeName>`). Events must be
    * made with `createEvent`, which validates them: the broker appends them without validating them again.
    */
   readonly mapMessage?: MessageMapper;

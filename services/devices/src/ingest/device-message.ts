@@ -1,5 +1,5 @@
 import { createEvent } from '@vigil/bus';
-import { parseHeartbeatPayload, parseTelemetryPayload, telemetrySubject, type DeviceTopic } from '@vigil/devices-contract';
+import { parseHeartbeatPayload, parseTalqAttributePayload, parseTelemetryPayload, telemetrySubject, type DeviceTopic } from '@vigil/devices-contract';
 import { HeartbeatReceived, TelemetryReported, type AnyEnvelope } from '@vigil/schemas';
 
 export type MessageSource = 'mqtt' | 'uplink';
@@ -10,7 +10,7 @@ export type DeviceMessageEvent =
   | { readonly ok: false; readonly problem: string };
 
 /**
- * Turns what a device published on one of its data topics (telemetry or heartbeat) into the event that records it on
+ * Turns what a device published on one of its data topics (telemetry, heartbeat, TALQ attributes) into the event that records it on
  * DEVICE_TELEMETRY. Pure: the same for the embedded broker and the uplink, so a device reads the same either way.
  * The device is the actor; its tenant comes from the registry (the caller passes the topic's, already checked).
  */
@@ -31,8 +31,16 @@ export function deviceMessageEvent(topic: DeviceTopic, payload: Uint8Array, sour
       const event = createEvent(HeartbeatReceived, { device_id: deviceId, uptime_s: read.value.uptimeSeconds, source }, meta);
       return { ok: true, subject: telemetrySubject(tenant, deviceId, 'heartbeat'), event };
     }
-    case 'talq':
+    case 'talq': {
+      // A TALQ attribute is a reading named `<functionId>.<attributeName>`: stored like any other, and reported to the
+      // CMS by the TALQ gateway, which maps that name to the attribute of the device's TALQ class.
+      const read = parseTalqAttributePayload(channel.path, payload, now);
+      if (!read.ok) return read;
+      const measuredAt = (read.value.measuredAt ?? now).toISOString();
+      const event = createEvent(TelemetryReported, { device_id: deviceId, measured_at: measuredAt, values: { [read.value.metric]: read.value.value }, source }, meta);
+      return { ok: true, subject: telemetrySubject(tenant, deviceId, 'reading'), event };
+    }
     case 'commands':
-      return { ok: false, problem: `${channel.kind} is not a data channel` };
+      return { ok: false, problem: 'commands is not a data channel' };
   }
 }
