@@ -20,6 +20,8 @@ export interface LoadOrder {
   /** `puback`: a message is done when acknowledged. `delivery`: when a subscriber to `subscribe` receives it. */
   readonly doneOn: 'puback' | 'delivery';
   readonly subscribe?: string;
+  /** Report when each message was sent (epoch ms, in sending order), to measure how long it took to reach a store. */
+  readonly reportSendTimes?: boolean;
 }
 
 export interface LoadResult {
@@ -30,6 +32,7 @@ export interface LoadResult {
   readonly p99Ms: number;
   /** CPU this process used during the run, in cores (1 = one core busy all the time). */
   readonly cpuCores: number;
+  readonly sentAtEpochMs?: number[];
 }
 
 function isLoadOrder(value: unknown): value is LoadOrder {
@@ -103,6 +106,7 @@ async function run(order: LoadOrder): Promise<LoadResult> {
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
+    ...(order.reportSendTimes ? { sentAtEpochMs: Array.from(sentAt, (t) => performance.timeOrigin + t) } : {}),
   };
 }
 
