@@ -274,6 +274,12 @@ export const settings = {
     parse: parseInteger(0, 1_000_000),
     fallback: () => 100,
   }),
+  VIGIL_TENANT_MAX_DEVICES: withDefault({
+    description: 'Device quota of a new tenant (devices registered and not decommissioned) when its creation names none.',
+    example: '10000',
+    parse: parseInteger(0, 10_000_000),
+    fallback: () => 10_000,
+  }),
   VIGIL_AUTH_RATE_LIMIT: withDefault({
     description: 'Requests per minute one client address may make to each /auth route (login, refresh, MFA); beyond it 429 with Retry-After.',
     example: '30',

@@ -1,4 +1,12 @@
-export { CertificateInvalidError, CredentialNotFoundError, DeviceDecommissionedError, DeviceNotFoundError, SerialTakenError } from './errors.ts';
+export {
+  CertificateInvalidError,
+  CredentialNotFoundError,
+  DeviceDecommissionedError,
+  DeviceNotFoundError,
+  DeviceQuotaExceededError,
+  DeviceTenantSuspendedError,
+  SerialTakenError,
+} from './errors.ts';
 export {
   CommandAccepted,
   CommandDone,

@@ -7,6 +7,8 @@ const Uuid = Type.String({ format: 'uuid' });
 const Password = Type.String({ minLength: 1, maxLength: 128 });
 const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' });
 const TotpCode = Type.String({ pattern: '^[0-9]{6}$' });
+/** A recovery code as shown: 16 base32 characters in groups of four (80 random bits); case and hyphens do not matter. */
+const RecoveryCode = Type.String({ pattern: '^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$', description: 'One of my recovery codes, e.g. `abcd-efgh-ijkl-mnop`. Each works once.' });
 const Roles = Type.Array(RoleName, { minItems: 1, maxItems: 6, uniqueItems: true });
 const obj = <P extends Parameters<typeof Type.Object>[0]>(properties: P, description?: string) =>
   Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
@@ -40,7 +42,11 @@ export type MfaChallenge = Static<typeof MfaChallenge>;
 export const LoginResult = Type.Union([TokenPair, MfaChallenge]);
 export type LoginResult = Static<typeof LoginResult>;
 
-export const VerifyMfaRequest = obj({ mfa_token: Type.String({ minLength: 1, maxLength: 4096 }), code: TotpCode });
+export const VerifyMfaRequest = obj({
+  mfa_token: Type.String({ minLength: 1, maxLength: 4096 }),
+  code: Type.Optional(TotpCode),
+  recovery_code: Type.Optional(RecoveryCode),
+});
 export type VerifyMfaRequest = Static<typeof VerifyMfaRequest>;
 
 export const RefreshRequest = obj({ refresh_token: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -73,6 +79,20 @@ export type MfaEnrollment = Static<typeof MfaEnrollment>;
 export const ConfirmMfaRequest = obj({ code: TotpCode });
 export type ConfirmMfaRequest = Static<typeof ConfirmMfaRequest>;
 
+export const RecoveryCodes = obj(
+  {
+    recovery_codes: Type.Array(Type.String(), {
+      description: 'Shown this once; Vigil keeps only their hashes. Each signs in once instead of a TOTP code. New ones replace all earlier ones.',
+    }),
+  },
+  'My recovery codes.',
+);
+export type RecoveryCodes = Static<typeof RecoveryCodes>;
+
+/** Re-authentication for changing MFA: the current password and a second factor (a TOTP code or a recovery code). */
+export const MfaReauthRequest = obj({ current_password: Password, code: Type.Optional(TotpCode), recovery_code: Type.Optional(RecoveryCode) });
+export type MfaReauthRequest = Static<typeof MfaReauthRequest>;
+
 export const Done = obj({ done: Type.Literal(true) });
 export type Done = Static<typeof Done>;
 
@@ -91,11 +111,45 @@ export const CreateTenantRequest = obj({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   max_users: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   max_api_keys: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'API keys alive at once; default VIGIL_TENANT_MAX_API_KEYS.' })),
+  max_devices: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'Devices registered at once; default VIGIL_TENANT_MAX_DEVICES.' })),
   owner: obj({ username: Username, email: Email, password: Password }),
 });
 export type CreateTenantRequest = Static<typeof CreateTenantRequest>;
 export const TenantCreatedResult = obj({ tenant_id: TenantId, owner_user_id: Uuid });
 export type TenantCreatedResult = Static<typeof TenantCreatedResult>;
+
+// The lifecycle and quotas of a tenant (platform administrators) -------------------------------------------------
+
+export const SuspendTenantBody = obj({ reason: Type.Optional(Type.String({ maxLength: 500, description: 'Kept in the event and the audit trail; not personal data, please.' })) });
+export const SuspendTenantRequest = obj({ tenant_id: TenantId, reason: Type.String({ maxLength: 500 }) });
+export type SuspendTenantRequest = Static<typeof SuspendTenantRequest>;
+export const TenantRef = obj({ tenant_id: TenantId });
+export type TenantRef = Static<typeof TenantRef>;
+const quotaProperties = {
+  max_users: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'Users at once (deleted users do not count).' })),
+  max_api_keys: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'API keys alive at once.' })),
+  max_devices: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'Devices registered at once (decommissioned ones do not count).' })),
+};
+export const TenantQuotasBody = Type.Object(quotaProperties, {
+  additionalProperties: false,
+  minProperties: 1,
+  description: 'The quotas to change; the others stay. A lower quota refuses new creations only: what exists stays.',
+});
+export const ChangeTenantQuotasRequest = obj({ tenant_id: TenantId, ...quotaProperties });
+export type ChangeTenantQuotasRequest = Static<typeof ChangeTenantQuotasRequest>;
+export const TenantView = obj(
+  {
+    tenant_id: TenantId,
+    name: Type.String(),
+    status: Type.Union([Type.Literal('active'), Type.Literal('suspended')]),
+    max_users: Type.Integer(),
+    max_api_keys: Type.Integer(),
+    max_devices: Type.Union([Type.Integer(), Type.Null()], { description: 'Null: no device quota (a tenant made before device quotas, until one is set).' }),
+    users: Type.Integer({ description: 'Seats held now.' }),
+  },
+  'The tenant now.',
+);
+export type TenantView = Static<typeof TenantView>;
 
 export const UserCreatedResult = obj({ user_id: Uuid, tenant: TenantId });
 export type UserCreatedResult = Static<typeof UserCreatedResult>;
@@ -166,6 +220,33 @@ export const DisableUserRequest = obj({ user_id: Uuid, reason: Type.String({ max
 export type DisableUserRequest = Static<typeof DisableUserRequest>;
 export const UserRef = obj({ user_id: Uuid });
 export type UserRef = Static<typeof UserRef>;
+export const DeleteUserRequest = obj({ user_id: Uuid, reason: Type.String({ maxLength: 500 }) });
+export type DeleteUserRequest = Static<typeof DeleteUserRequest>;
+
+const UserStatus = Type.Union([Type.Literal('active'), Type.Literal('disabled'), Type.Literal('deleted')]);
+export const ListUsersQuery = obj({
+  after: Type.Optional(Type.String({ format: 'uuid', description: 'The `next` of the previous page.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  status: Type.Optional(UserStatus),
+});
+export const ListUsersRequest = obj({ after: Type.Optional(Uuid), limit: Type.Integer({ minimum: 1, maximum: 1000 }), status: Type.Optional(UserStatus) });
+export type ListUsersRequest = Static<typeof ListUsersRequest>;
+export const UserView = obj({
+  id: Uuid,
+  username: Username,
+  email: Type.String(),
+  roles: Type.Array(RoleName),
+  status: UserStatus,
+  locked_until: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Null when not locked now.' }),
+  mfa: Type.Boolean({ description: 'TOTP is on.' }),
+  created_at: Type.String({ format: 'date-time' }),
+});
+export type UserView = Static<typeof UserView>;
+export const UserPage = obj({
+  users: Type.Array(UserView),
+  next: Type.Union([Uuid, Type.Null()], { description: 'Pass as `after` for the next page; null on the last page.' }),
+});
+export type UserPage = Static<typeof UserPage>;
 export const RoleBody = obj({ role: RoleName });
 export const RoleChangeRequest = obj({ user_id: Uuid, role: RoleName });
 export type RoleChangeRequest = Static<typeof RoleChangeRequest>;

@@ -5,6 +5,15 @@ import {
   ApiKeyList,
   ApiKeyRef,
   ChangePasswordRequest,
+  ChangeTenantQuotasRequest,
+  DeleteUserRequest,
+  ListUsersRequest,
+  MfaReauthRequest,
+  RecoveryCodes,
+  SuspendTenantRequest,
+  TenantRef,
+  TenantView,
+  UserPage,
   CreateApiKeyRequest,
   CreatedApiKey,
   DisableUserRequest,
@@ -45,6 +54,12 @@ export const parseDisableUserRequest = requestParser(DisableUserRequest);
 export const parseUserRef = requestParser(UserRef);
 export const parseRoleChangeRequest = requestParser(RoleChangeRequest);
 export const parseChangePasswordRequest = requestParser(ChangePasswordRequest);
+export const parseSuspendTenantRequest = requestParser(SuspendTenantRequest);
+export const parseTenantRef = requestParser(TenantRef);
+export const parseChangeTenantQuotasRequest = requestParser(ChangeTenantQuotasRequest);
+export const parseMfaReauthRequest = requestParser(MfaReauthRequest);
+export const parseDeleteUserRequest = requestParser(DeleteUserRequest);
+export const parseListUsersRequest = requestParser(ListUsersRequest);
 
 export const parseLoginResult = replyParser(LoginResult, 'identity login');
 export const parseTokenPair = replyParser(TokenPair, 'token');
@@ -57,6 +72,9 @@ export const parseUserCreated = replyParser(UserCreatedResult, 'user');
 export const parseCreatedApiKey = replyParser(CreatedApiKey, 'identity API key');
 export const parseApiKeyList = replyParser(ApiKeyList, 'identity API keys');
 export const parseUserRoles = replyParser(UserRoles, 'identity roles');
+export const parseTenantView = replyParser(TenantView, 'tenant');
+export const parseRecoveryCodes = replyParser(RecoveryCodes, 'recovery codes');
+export const parseUserPage = replyParser(UserPage, 'identity users');
 
 const claimsValidator = Compile(AccessClaims);
 /** The claims of a verified access token, or undefined when they are not Vigil's. */

@@ -6,10 +6,14 @@ export type Role = Static<typeof RoleName>;
 /** Every permission a route may require, as `resource:action`. */
 export const permissions = {
   tenantsCreate: 'tenants:create',
+  /** Suspend and reactivate a tenant, change its quotas: platform administrators only. */
+  tenantsManage: 'tenants:manage',
   usersCreate: 'users:create',
   usersRead: 'users:read',
   /** Disable a user of my tenant: their sessions end and their API keys are revoked. */
   usersDisable: 'users:disable',
+  /** Delete a user of my tenant (soft: sessions end, API keys are revoked, the seat is free) and restore one. */
+  usersDelete: 'users:delete',
   /** End a lockout before its time. */
   usersUnlock: 'users:unlock',
   /** Assign and revoke roles, each only within the caller's own permissions (`mayGrant`). */
@@ -38,11 +42,20 @@ export function isPermission(value: string): value is Permission {
   return permissionNames.some((p) => p === value);
 }
 
-const userAdministration: readonly Permission[] = ['users:create', 'users:read', 'users:disable', 'users:unlock', 'roles:assign', 'sessions:revoke', 'api_keys:manage'];
+const userAdministration: readonly Permission[] = [
+  'users:create',
+  'users:read',
+  'users:disable',
+  'users:delete',
+  'users:unlock',
+  'roles:assign',
+  'sessions:revoke',
+  'api_keys:manage',
+];
 
 /** The built-in roles. A platform administrator lives in tenant `platform` and manages tenants. */
 export const rolePermissions: Readonly<Record<Role, readonly Permission[]>> = {
-  platform_admin: ['tenants:create', ...userAdministration, 'audit:read', 'kme:read', 'kme:admin', 'api_keys:create', 'profile:self'],
+  platform_admin: ['tenants:create', 'tenants:manage', ...userAdministration, 'audit:read', 'kme:read', 'kme:admin', 'api_keys:create', 'profile:self'],
   owner: [...userAdministration, 'audit:read', 'devices:read', 'devices:write', 'api_keys:create', 'profile:self'],
   admin: [...userAdministration, 'devices:read', 'devices:write', 'api_keys:create', 'profile:self'],
   operator: ['devices:read', 'devices:write', 'api_keys:create', 'profile:self'],

@@ -7,23 +7,34 @@ export const identitySubjects = {
   revokeSession: 'cmd.identity.revoke_session',
   enrollMfa: 'cmd.identity.enroll_mfa',
   confirmMfa: 'cmd.identity.confirm_mfa',
+  disableMfa: 'cmd.identity.disable_mfa',
+  regenerateRecoveryCodes: 'cmd.identity.regenerate_recovery_codes',
   createTenant: 'cmd.identity.create_tenant',
+  suspendTenant: 'cmd.identity.suspend_tenant',
+  reactivateTenant: 'cmd.identity.reactivate_tenant',
+  changeTenantQuotas: 'cmd.identity.change_tenant_quotas',
   createUser: 'cmd.identity.create_user',
   changePassword: 'cmd.identity.change_password',
   createApiKey: 'cmd.identity.create_api_key',
   revokeApiKey: 'cmd.identity.revoke_api_key',
   disableUser: 'cmd.identity.disable_user',
+  deleteUser: 'cmd.identity.delete_user',
+  restoreUser: 'cmd.identity.restore_user',
   unlockUser: 'cmd.identity.unlock_user',
   assignRole: 'cmd.identity.assign_role',
   revokeRole: 'cmd.identity.revoke_role',
   sessions: 'qry.identity.sessions',
   apiKeys: 'qry.identity.api_keys',
+  users: 'qry.identity.users',
   /** The public keys that verify access tokens; every edge asks at start and when it meets an unknown `kid`. */
   jwks: 'qry.identity.jwks',
 } as const;
 
 /** The tenant every platform administrator lives in. */
 export const platformTenant = 'platform';
+
+/** Every tenant's own aggregate (`auth.<tenant>.tenant.<tenant>`): what edges follow to learn suspensions. */
+export const tenantEventsFilter = 'auth.*.tenant.*';
 
 /** Every event of every session: what edges follow to learn revocations within a second. */
 export const sessionEventsFilter = 'auth.*.session.*';

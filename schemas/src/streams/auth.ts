@@ -43,9 +43,25 @@ export const TenantCreated = defineEvent(
     max_users: Type.Integer({ minimum: 1 }),
     /** Absent on tenants made before API keys: the deployment's default quota applies. */
     max_api_keys: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Devices registered at once. Absent on tenants made before device quotas: no quota until one is set. */
+    max_devices: Type.Optional(Type.Integer({ minimum: 0 })),
   }),
 );
+/** No sign-in, refresh or request of the tenant's is accepted from here on; its sessions end (see TenantReactivated). */
 export const TenantSuspended = defineEvent(StreamName.AuthEvent, 'auth.tenant.suspended', 1, object({ reason: Type.String({ maxLength: 500 }) }));
+/** Sign-ins work again; sessions started before this event stay ended (their refresh is refused). API keys work again. */
+export const TenantReactivated = defineEvent(StreamName.AuthEvent, 'auth.tenant.reactivated', 1, object({}));
+/** New quotas, each counting from the next creation: what holds a seat or a slot already keeps it. */
+export const TenantQuotaChanged = defineEvent(
+  StreamName.AuthEvent,
+  'auth.tenant.quota_changed',
+  1,
+  object({
+    max_users: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_api_keys: Type.Optional(Type.Integer({ minimum: 0 })),
+    max_devices: Type.Optional(Type.Integer({ minimum: 0 })),
+  }),
+);
 export const SeatTaken = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_taken', 1, object({ user_id: Uuid }));
 export const SeatReleased = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_released', 1, object({ user_id: Uuid }));
 /** An API key holds a slot of its tenant's quota until it is revoked or expires (so the expiry travels with the slot). */
@@ -72,6 +88,10 @@ export const PasswordSet = defineEvent(
   object({ password_hash: Type.String({ pattern: '^\\$argon2id\\$' }), by: Type.Union([Type.Literal('self'), Type.Literal('admin')]) }),
 );
 export const UserDisabled = defineEvent(StreamName.AuthEvent, 'auth.user.disabled', 1, object({ reason: Type.String({ maxLength: 500 }) }));
+/** Soft delete: the user is gone from sign-in and administration, their seat is free; the names stay theirs. */
+export const UserDeleted = defineEvent(StreamName.AuthEvent, 'auth.user.deleted', 1, object({ reason: Type.String({ maxLength: 500 }) }));
+/** The deleted user is back, with no session: they sign in again. */
+export const UserRestored = defineEvent(StreamName.AuthEvent, 'auth.user.restored', 1, object({}));
 /**
  * A failed attempt, counted toward a lockout per factor. The attempt that reaches the threshold carries the lock in
  * the same event, so the count and the lock are one append: under concurrent attempts the lock comes at exactly
@@ -87,16 +107,42 @@ export const LoginFailed = defineEvent(
     locked_until: Type.Optional(Instant),
   }),
 );
-/** A login completed: consecutive failures start again from zero; with TOTP, its time step is spent in the same event. */
+/**
+ * A login completed: consecutive failures start again from zero; with TOTP, its time step is spent in the same event,
+ * and so is a recovery code used instead (one event, so a code is spent exactly when it signs someone in).
+ */
 export const LoggedIn = defineEvent(
   StreamName.AuthEvent,
   'auth.user.logged_in',
   1,
-  object({ session_id: Uuid, expires_at: Instant, mfa: Type.Boolean(), totp_step: Type.Optional(Type.Integer({ minimum: 0 })) }),
+  object({
+    session_id: Uuid,
+    expires_at: Instant,
+    mfa: Type.Boolean(),
+    totp_step: Type.Optional(Type.Integer({ minimum: 0 })),
+    recovery_code_sha256: Type.Optional(Sha256Hex),
+  }),
 );
 export const SessionEnded = defineEvent(StreamName.AuthEvent, 'auth.user.session_ended', 1, object({ session_id: Uuid }));
 export const MfaEnrolled = defineEvent(StreamName.AuthEvent, 'auth.user.mfa_enrolled', 1, object({ enrollment_id: Uuid, secret: SealedValue }));
-export const MfaConfirmed = defineEvent(StreamName.AuthEvent, 'auth.user.mfa_confirmed', 1, object({ enrollment_id: Uuid, step: Type.Integer({ minimum: 0 }) }));
+/** Recovery codes as SHA-256 of `identity.recovery:<tenant>:<user>:<code>` (80 random bits each): never in clear. */
+const RecoveryCodeHashes = Type.Array(Sha256Hex, { minItems: 1, maxItems: 20, uniqueItems: true });
+/** TOTP is on; the recovery codes shown once at this moment are issued in the same event. */
+export const MfaConfirmed = defineEvent(
+  StreamName.AuthEvent,
+  'auth.user.mfa_confirmed',
+  1,
+  object({ enrollment_id: Uuid, step: Type.Integer({ minimum: 0 }), recovery_codes_sha256: Type.Optional(RecoveryCodeHashes) }),
+);
+/** New recovery codes replace every earlier one, after re-authentication (its TOTP step, if one was used, spent here). */
+export const RecoveryCodesGenerated = defineEvent(
+  StreamName.AuthEvent,
+  'auth.user.recovery_codes_generated',
+  1,
+  object({ codes_sha256: RecoveryCodeHashes, totp_step: Type.Optional(Type.Integer({ minimum: 0 })) }),
+);
+/** TOTP is off, after re-authentication; the secret and the recovery codes go with it. */
+export const MfaDisabled = defineEvent(StreamName.AuthEvent, 'auth.user.mfa_disabled', 1, object({ totp_step: Type.Optional(Type.Integer({ minimum: 0 })) }));
 /** An administrator ended a lock (and the count of failures) before its time. */
 export const UserUnlocked = defineEvent(StreamName.AuthEvent, 'auth.user.unlocked', 1, object({}));
 export const RoleAssigned = defineEvent(StreamName.AuthEvent, 'auth.user.role_assigned', 1, object({ role: RoleName }));
@@ -118,6 +164,9 @@ const RevocationReason = Type.Union([
   Type.Literal('revoked'),
   Type.Literal('roles_changed'),
   Type.Literal('password_changed'),
+  Type.Literal('user_deleted'),
+  /** Found at a refresh after the tenant was suspended and reactivated: sessions do not outlive a suspension. */
+  Type.Literal('tenant_suspended'),
 ]);
 export const SessionStarted = defineEvent(
   StreamName.AuthEvent,
@@ -135,6 +184,7 @@ export const ApiKeyRevocationReason = Type.Union([
   Type.Literal('admin'),
   Type.Literal('user_disabled'),
   Type.Literal('permissions_reduced'),
+  Type.Literal('user_deleted'),
 ]);
 export const ApiKeyCreated = defineEvent(
   StreamName.AuthEvent,
@@ -157,7 +207,8 @@ export const ApiKeyRevoked = defineEvent(StreamName.AuthEvent, 'auth.apikey.revo
 
 // Security events on AUDIT, `audit.<tenant>.authentication` and `audit.<tenant>.authorization`.
 
-const Factor = Type.Union([Type.Literal('password'), Type.Literal('totp')]);
+/** A recovery code is a second factor like TOTP: its failures count with TOTP's toward the lockout. */
+const Factor = Type.Union([Type.Literal('password'), Type.Literal('totp'), Type.Literal('recovery_code')]);
 export const LoginSucceededAudit = defineEvent(
   StreamName.Audit,
   'audit.auth.login_succeeded',
@@ -261,9 +312,72 @@ export const PasswordChangedAudit = defineEvent(
   object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid, sessions_ended: Type.Integer({ minimum: 0 }) }),
 );
 
+export const TenantStatusChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.tenant_status_changed',
+  1,
+  object({
+    category: Type.Literal('administration'),
+    severity: AuditSeverity,
+    tenant_id: TenantId,
+    status: Type.Union([Type.Literal('suspended'), Type.Literal('active')]),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  }),
+);
+export const TenantQuotaChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.tenant_quota_changed',
+  1,
+  object({
+    category: Type.Literal('administration'),
+    severity: AuditSeverity,
+    tenant_id: TenantId,
+    max_users: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_api_keys: Type.Optional(Type.Integer({ minimum: 0 })),
+    max_devices: Type.Optional(Type.Integer({ minimum: 0 })),
+  }),
+);
+export const MfaChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.mfa_changed',
+  1,
+  object({
+    category: Type.Literal('authentication'),
+    severity: AuditSeverity,
+    user_id: Uuid,
+    change: Type.Union([Type.Literal('enabled'), Type.Literal('disabled'), Type.Literal('recovery_codes_regenerated')]),
+  }),
+);
+export const RecoveryCodeUsedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.recovery_code_used',
+  1,
+  object({ category: Type.Literal('authentication'), severity: AuditSeverity, user_id: Uuid, session_id: Uuid, remaining: Type.Integer({ minimum: 0 }) }),
+);
+export const UserDeletedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.user_deleted',
+  1,
+  object({
+    category: Type.Literal('administration'),
+    severity: AuditSeverity,
+    user_id: Uuid,
+    sessions_ended: Type.Integer({ minimum: 0 }),
+    api_keys_revoked: Type.Integer({ minimum: 0 }),
+  }),
+);
+export const UserRestoredAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.user_restored',
+  1,
+  object({ category: Type.Literal('administration'), severity: AuditSeverity, user_id: Uuid }),
+);
+
 export const authEvents: readonly EventDefinition[] = [
   TenantCreated,
   TenantSuspended,
+  TenantReactivated,
+  TenantQuotaChanged,
   SeatTaken,
   SeatReleased,
   ApiKeySlotTaken,
@@ -273,11 +387,15 @@ export const authEvents: readonly EventDefinition[] = [
   UserCreated,
   PasswordSet,
   UserDisabled,
+  UserDeleted,
+  UserRestored,
   LoginFailed,
   LoggedIn,
   SessionEnded,
   MfaEnrolled,
   MfaConfirmed,
+  RecoveryCodesGenerated,
+  MfaDisabled,
   UserUnlocked,
   RoleAssigned,
   RoleRevoked,
@@ -299,4 +417,10 @@ export const authEvents: readonly EventDefinition[] = [
   AccountUnlockedAudit,
   RoleChangedAudit,
   PasswordChangedAudit,
+  TenantStatusChangedAudit,
+  TenantQuotaChangedAudit,
+  MfaChangedAudit,
+  RecoveryCodeUsedAudit,
+  UserDeletedAudit,
+  UserRestoredAudit,
 ];

@@ -75,6 +75,13 @@ export const DeviceDecommissioned = defineEvent(StreamName.DeviceRegistry, 'devi
 export const SerialClaimed = defineEvent(StreamName.DeviceRegistry, 'device.serial.claimed', 1, object({ device_id: Uuid }));
 export const SerialReleased = defineEvent(StreamName.DeviceRegistry, 'device.serial.released', 1, object({ device_id: Uuid }));
 
+// A tenant's device quota, on `device.<tenant>.quota.devices` (four tokens: outside the `device.*.*` of device
+// aggregates): one slot per registered device, taken before it is registered and given back when it is decommissioned,
+// each by an append with the expected sequence, so concurrent registrations never exceed the quota.
+
+export const DeviceSlotTaken = defineEvent(StreamName.DeviceRegistry, 'device.quota.slot_taken', 1, object({ device_id: Uuid }));
+export const DeviceSlotReleased = defineEvent(StreamName.DeviceRegistry, 'device.quota.slot_released', 1, object({ device_id: Uuid }));
+
 // What devices say, on `telemetry.<tenant>.<device_id>.<channel>`.
 
 /** Numeric readings measured at one time (the device's clock when it sent one, else the time Vigil received them). */
@@ -180,6 +187,8 @@ export const deviceRegistryEvents: readonly EventDefinition[] = [
   DeviceDecommissioned,
   SerialClaimed,
   SerialReleased,
+  DeviceSlotTaken,
+  DeviceSlotReleased,
 ];
 export const deviceTelemetryEvents: readonly EventDefinition[] = [TelemetryReported, HeartbeatReceived, DeviceCameOnline, DeviceWentOffline, DeviceCommandRequested];
 export const deviceAuditEvents: readonly EventDefinition[] = [DeviceAuthenticationFailed, DeviceAccessDenied];

@@ -21,7 +21,7 @@ export const devicesService: ServiceModule = {
     // Read before anything starts, so that a bad setting stops the start with nothing left running.
     const uplinkSettings = uplinkSettingsOf(context.config);
     const talqSettings = talqSettingsOf(context.config);
-    const registry = new RegistryWorker({ bus, logger });
+    const registry = new RegistryWorker({ bus, logger, defaultMaxDevices: context.config.VIGIL_TENANT_MAX_DEVICES });
     const directory = new DeviceDirectory(bus);
     await directory.start();
     registry.start();

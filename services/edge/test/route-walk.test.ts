@@ -69,6 +69,8 @@ const routeTable: Readonly<Record<string, RouteCase>> = {
   'GET /auth/sessions': { access: 'self', probe: () => ({}) },
   'POST /auth/mfa/enroll': { access: 'self', probe: () => ({}) },
   'POST /auth/mfa/confirm': { access: 'self', probe: () => ({ body: { code: '000000' } }) },
+  'POST /auth/mfa/disable': { access: 'self', probe: () => ({ body: { current_password: 'not the current pass phrase', code: '000000' } }) },
+  'POST /auth/mfa/recovery-codes': { access: 'self', probe: () => ({ body: { current_password: 'not the current pass phrase', recovery_code: 'aaaa-bbbb-cccc-dddd' } }) },
   'POST /auth/password': { access: 'self', probe: () => ({ body: { current_password: 'not the current pass phrase', new_password: 'a brand new long pass phrase' } }) },
   'POST /api-keys': {
     access: 'self',
@@ -80,11 +82,17 @@ const routeTable: Readonly<Record<string, RouteCase>> = {
   'DELETE /api-keys/:id': { access: 'tenant', probe: (w) => ({ params: { id: w.a.apiKeyId } }) },
   'DELETE /auth/sessions/:id': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerSessionId } }) },
   'POST /users': { access: 'tenant', probe: () => ({ body: { username: 'intruder', email: 'intruder@b.example', roles: ['viewer'] } }) },
+  'GET /users': { access: 'tenant', probe: () => ({ query: { limit: '1000' } }) },
+  'DELETE /users/:id': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId } }) },
+  'POST /users/:id/restore': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId } }) },
   'POST /users/:id/disable': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId }, body: { reason: 'walk' } }) },
   'POST /users/:id/unlock': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId } }) },
   'POST /users/:id/roles': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId }, body: { role: 'operator' } }) },
   'DELETE /users/:id/roles/:role': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId, role: 'viewer' } }) },
   'POST /tenants': { access: 'platform' },
+  'POST /tenants/:id/suspend': { access: 'platform' },
+  'POST /tenants/:id/reactivate': { access: 'platform' },
+  'PATCH /tenants/:id': { access: 'platform' },
 
   // The audit trail: only the platform tenant may name another tenant.
   'GET /audit/events': { access: 'tenant', probe: (w) => ({ query: { tenant: w.a.tenant } }) },

@@ -1,5 +1,5 @@
 import type { Config } from '@vigil/config';
-import type { IdentityPolicy } from './identity-worker.ts';
+import type { IdentityPolicy } from './identity-context.ts';
 import { maxPasswordLength } from './password-policy.ts';
 
 /** The identity rules of a deployment, from its settings. */
@@ -13,6 +13,7 @@ export function identityPolicy(config: Config): IdentityPolicy {
     lockout: { threshold: config.VIGIL_LOCKOUT_THRESHOLD, lockMs: config.VIGIL_LOCKOUT_SECONDS * 1000 },
     tenantMaxUsers: config.VIGIL_TENANT_MAX_USERS,
     tenantMaxApiKeys: config.VIGIL_TENANT_MAX_API_KEYS,
+    tenantMaxDevices: config.VIGIL_TENANT_MAX_DEVICES,
     totpIssuer: config.VIGIL_JWT_ISSUER === 'vigil' ? 'Vigil' : config.VIGIL_JWT_ISSUER,
   };
 }

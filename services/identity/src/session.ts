@@ -23,8 +23,21 @@ export interface SessionState {
 
 export type SessionCommand =
   | { readonly kind: 'start'; readonly data: DataOf<typeof SessionStarted> }
-  | { readonly kind: 'refresh'; readonly presented: string; readonly next: string; readonly now: number; readonly idleMs: number }
-  | { readonly kind: 'revoke'; readonly reason: RevocationReason };
+  | {
+      readonly kind: 'refresh';
+      readonly presented: string;
+      readonly next: string;
+      readonly now: number;
+      readonly idleMs: number;
+      /** Sessions started before this moment (the tenant's last reactivation) do not outlive the suspension. */
+      readonly notBefore?: number;
+    }
+  | { readonly kind: 'revoke'; readonly reason: RevocationReason }
+  /**
+   * Revokes the session even when it has not started yet: a disable or a delete ends every session its user opened,
+   * and one whose sign-in raced it must then never start (its start finds it revoked and is refused).
+   */
+  | { readonly kind: 'forbid'; readonly reason: RevocationReason };
 
 export const initialSession: SessionState = { status: 'none', roles: [], mfa: false, rotated: new Set(), startedAt: 0, lastActiveAt: 0, expiresAt: 0 };
 
@@ -67,8 +80,11 @@ export function decideSession(command: SessionCommand, state: SessionState): Dra
       return state.status === 'none' ? [{ type: 'auth.session.started', v: 1, data: command.data }] : [];
     case 'revoke':
       return state.status === 'active' ? [{ type: 'auth.session.revoked', v: 1, data: { reason: command.reason } }] : [];
+    case 'forbid':
+      return state.status === 'revoked' ? [] : [{ type: 'auth.session.revoked', v: 1, data: { reason: command.reason } }];
     case 'refresh': {
       if (state.status !== 'active') return [];
+      if (command.notBefore !== undefined && state.startedAt < command.notBefore) return [{ type: 'auth.session.revoked', v: 1, data: { reason: 'tenant_suspended' } }];
       if (command.now >= state.expiresAt) return [{ type: 'auth.session.revoked', v: 1, data: { reason: 'expired' } }];
       if (command.now - state.lastActiveAt > command.idleMs) return [{ type: 'auth.session.revoked', v: 1, data: { reason: 'idle_timeout' } }];
       if (command.presented === state.current) return [{ type: 'auth.session.refreshed', v: 1, data: { refresh_sha256: command.next } }];

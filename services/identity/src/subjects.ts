@@ -25,6 +25,3 @@ export function nameHash(tenant: string, kind: NameKind, value: string): string 
 export function claimSubject(tenant: string, kind: NameKind, value: string): string {
   return `auth.${tenant}.${kind}.${nameHash(tenant, kind, value)}`;
 }
-
-/** Every tenant's own aggregate: what the worker follows to know tenants and their state. */
-export const tenantEventsFilter = 'auth.*.tenant.*';

@@ -1,11 +1,14 @@
 import { foldEvents, followEvents, isEventOf, loadAggregate, type Bus, type Following } from '@vigil/bus';
+import { tenantEventsFilter } from '@vigil/identity-contract';
 import type { AnyEnvelope } from '@vigil/schemas';
-import { tenantEventsFilter, tenantSubject } from './subjects.ts';
+import { tenantSubject } from './subjects.ts';
 import { evolveTenant, initialTenant, tenantDecider, tenantEvents, type TenantEvent, type TenantState } from './tenant.ts';
 
 /**
- * Every tenant and whether it is suspended, followed from the stream. It answers "may this tenant sign in" without a
- * read per login; quotas and uniqueness are never decided from it (they are settled by appends).
+ * Every tenant and whether it is suspended, followed from the stream. It answers "may this tenant sign in" (and since
+ * when its sessions count) without a read per login; quotas and uniqueness are never decided from it (they are settled
+ * by appends). A sign-in racing a suspension on another replica by milliseconds may still open a session: every edge
+ * refuses its tokens while the tenant is suspended, and its refresh is refused after the reactivation.
  */
 export class TenantDirectory {
   readonly #bus: Bus;
@@ -34,14 +37,17 @@ export class TenantDirectory {
     await this.#following?.reach(seq);
   }
 
-  /** A tenant this view has not seen yet (created a moment ago through another replica) is read from its subject. */
+  /** A tenant as this view knows it; one it has not seen yet (made a moment ago through another replica) is read from its subject. */
+  async state(tenant: string): Promise<TenantState> {
+    const known = this.#tenants.get(tenant);
+    if (known) return known;
+    const loaded = await loadAggregate(this.#bus, tenantSubject(tenant));
+    const isEvent = (e: AnyEnvelope): e is TenantEvent => isEventOf(tenantEvents, e);
+    return foldEvents(tenantDecider, isEvent, initialTenant, loaded.events);
+  }
+
   async isActive(tenant: string): Promise<boolean> {
-    let state = this.#tenants.get(tenant);
-    if (!state) {
-      const loaded = await loadAggregate(this.#bus, tenantSubject(tenant));
-      const isEvent = (e: AnyEnvelope): e is TenantEvent => isEventOf(tenantEvents, e);
-      state = foldEvents(tenantDecider, isEvent, initialTenant, loaded.events);
-    }
+    const state = await this.state(tenant);
     return state.id !== undefined && !state.suspended;
   }
 }

@@ -1,16 +1,44 @@
 import type { Decider, EventDraft } from '@vigil/bus';
-import { ApiKeyQuotaExceededError, QuotaExceededError, TenantExistsError, TenantUnavailableError } from '@vigil/identity-contract';
-import { ApiKeySlotReleased, ApiKeySlotTaken, SeatReleased, SeatTaken, TenantCreated, TenantSuspended, type EventOf } from '@vigil/schemas';
+import {
+  ApiKeyQuotaExceededError,
+  platformTenant,
+  QuotaExceededError,
+  TenantExistsError,
+  TenantNotFoundError,
+  TenantStateError,
+  TenantUnavailableError,
+} from '@vigil/identity-contract';
+import {
+  ApiKeySlotReleased,
+  ApiKeySlotTaken,
+  SeatReleased,
+  SeatTaken,
+  TenantCreated,
+  TenantQuotaChanged,
+  TenantReactivated,
+  TenantSuspended,
+  type DataOf,
+  type EventOf,
+} from '@vigil/schemas';
 
-export const tenantEvents = [TenantCreated, TenantSuspended, SeatTaken, SeatReleased, ApiKeySlotTaken, ApiKeySlotReleased] as const;
+export const tenantEvents = [TenantCreated, TenantSuspended, TenantReactivated, TenantQuotaChanged, SeatTaken, SeatReleased, ApiKeySlotTaken, ApiKeySlotReleased] as const;
 export type TenantEvent = EventOf<(typeof tenantEvents)[number]>;
+export type TenantQuotas = DataOf<typeof TenantQuotaChanged>;
 
 export interface TenantState {
   readonly id?: string;
+  readonly name: string;
   readonly suspended: boolean;
+  /**
+   * When the tenant was last reactivated: a session started before it was started before (or during) a suspension,
+   * and is refused at its next refresh, so a suspension ends every session for good without touching each one.
+   */
+  readonly sessionsValidFrom?: number;
   readonly maxUsers: number;
   /** Absent for tenants made before API keys had a quota: the deployment's default applies. */
   readonly maxApiKeys?: number;
+  /** Absent for tenants made before device quotas (until one is set): no device quota. */
+  readonly maxDevices?: number;
   /** Users holding a seat: the quota is settled by appending to this subject with the expected sequence. */
   readonly seats: ReadonlySet<string>;
   /** API keys holding a slot, with their expiry: an expired key stops counting by itself. */
@@ -18,23 +46,43 @@ export interface TenantState {
 }
 
 export type TenantCommand =
-  | { readonly kind: 'create'; readonly tenantId: string; readonly name: string; readonly maxUsers: number; readonly maxApiKeys: number }
-  | { readonly kind: 'suspend'; readonly reason: string }
+  | { readonly kind: 'create'; readonly tenantId: string; readonly name: string; readonly maxUsers: number; readonly maxApiKeys: number; readonly maxDevices: number }
+  | { readonly kind: 'suspend'; readonly tenantId: string; readonly reason: string }
+  | { readonly kind: 'reactivate'; readonly tenantId: string }
+  | { readonly kind: 'change_quotas'; readonly tenantId: string; readonly quotas: TenantQuotas }
   | { readonly kind: 'take_seat'; readonly userId: string }
   | { readonly kind: 'release_seat'; readonly userId: string }
   | { readonly kind: 'take_api_key_slot'; readonly keyId: string; readonly expiresAt: number; readonly now: number; readonly defaultMaxApiKeys: number }
   | { readonly kind: 'release_api_key_slot'; readonly keyId: string };
 
-export const initialTenant: TenantState = { suspended: false, maxUsers: 0, seats: new Set(), apiKeySlots: new Map() };
+export const initialTenant: TenantState = { name: '', suspended: false, maxUsers: 0, seats: new Set(), apiKeySlots: new Map() };
 
 export function evolveTenant(state: TenantState, event: TenantEvent): TenantState {
   switch (event.type) {
     case 'auth.tenant.created': {
-      const maxApiKeys = event.data.max_api_keys;
-      return { ...state, id: event.data.tenant_id, maxUsers: event.data.max_users, ...(maxApiKeys === undefined ? {} : { maxApiKeys }) };
+      const { max_api_keys: maxApiKeys, max_devices: maxDevices } = event.data;
+      return {
+        ...state,
+        id: event.data.tenant_id,
+        name: event.data.name,
+        maxUsers: event.data.max_users,
+        ...(maxApiKeys === undefined ? {} : { maxApiKeys }),
+        ...(maxDevices === undefined ? {} : { maxDevices }),
+      };
     }
     case 'auth.tenant.suspended':
       return { ...state, suspended: true };
+    case 'auth.tenant.reactivated':
+      return { ...state, suspended: false, sessionsValidFrom: Date.parse(event.at) };
+    case 'auth.tenant.quota_changed': {
+      const { max_users: maxUsers, max_api_keys: maxApiKeys, max_devices: maxDevices } = event.data;
+      return {
+        ...state,
+        ...(maxUsers === undefined ? {} : { maxUsers }),
+        ...(maxApiKeys === undefined ? {} : { maxApiKeys }),
+        ...(maxDevices === undefined ? {} : { maxDevices }),
+      };
+    }
     case 'auth.tenant.seat_taken':
       return { ...state, seats: new Set([...state.seats, event.data.user_id]) };
     case 'auth.tenant.seat_released': {
@@ -57,10 +105,29 @@ export function liveApiKeys(state: TenantState, now: number): string[] {
   return [...state.apiKeySlots].filter(([, expiresAt]) => expiresAt > now).map(([id]) => id);
 }
 
+/** Whether a session started at `startedAt` outlived a suspension of its tenant (and so must not be refreshed). */
+export function predatesReactivation(state: TenantState, startedAt: number): boolean {
+  return state.sessionsValidFrom !== undefined && startedAt < state.sessionsValidFrom;
+}
+
 type Draft = EventDraft<TenantEvent['type'], 1, TenantEvent['data']>;
 
 function requireActive(state: TenantState): void {
   if (state.id === undefined || state.suspended) throw new TenantUnavailableError(state.id ?? '(unknown)');
+}
+
+function requireKnown(state: TenantState, tenantId: string): string {
+  if (state.id === undefined) throw new TenantNotFoundError(tenantId);
+  return state.id;
+}
+
+/** The quotas of a command that differ from the state's: only a real change is recorded. */
+function changedQuotas(state: TenantState, quotas: TenantQuotas): TenantQuotas {
+  return {
+    ...(quotas.max_users !== undefined && quotas.max_users !== state.maxUsers ? { max_users: quotas.max_users } : {}),
+    ...(quotas.max_api_keys !== undefined && quotas.max_api_keys !== state.maxApiKeys ? { max_api_keys: quotas.max_api_keys } : {}),
+    ...(quotas.max_devices !== undefined && quotas.max_devices !== state.maxDevices ? { max_devices: quotas.max_devices } : {}),
+  };
 }
 
 export function decideTenant(command: TenantCommand, state: TenantState): Draft[] {
@@ -71,12 +138,21 @@ export function decideTenant(command: TenantCommand, state: TenantState): Draft[
         {
           type: 'auth.tenant.created',
           v: 1,
-          data: { tenant_id: command.tenantId, name: command.name, max_users: command.maxUsers, max_api_keys: command.maxApiKeys },
+          data: { tenant_id: command.tenantId, name: command.name, max_users: command.maxUsers, max_api_keys: command.maxApiKeys, max_devices: command.maxDevices },
         },
       ];
     case 'suspend':
-      if (state.id === undefined) throw new TenantUnavailableError('(unknown)');
+      // Every platform administrator lives in the platform tenant: suspending it would lock everyone out for good.
+      if (requireKnown(state, command.tenantId) === platformTenant) throw new TenantStateError('the platform tenant cannot be suspended');
       return state.suspended ? [] : [{ type: 'auth.tenant.suspended', v: 1, data: { reason: command.reason } }];
+    case 'reactivate':
+      requireKnown(state, command.tenantId);
+      return state.suspended ? [{ type: 'auth.tenant.reactivated', v: 1, data: {} }] : [];
+    case 'change_quotas': {
+      requireKnown(state, command.tenantId);
+      const changed = changedQuotas(state, command.quotas);
+      return Object.keys(changed).length === 0 ? [] : [{ type: 'auth.tenant.quota_changed', v: 1, data: changed }];
+    }
     case 'take_seat':
       requireActive(state);
       if (state.seats.has(command.userId)) return [];

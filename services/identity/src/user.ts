@@ -16,13 +16,17 @@ import {
   LoggedIn,
   LoginFailed,
   MfaConfirmed,
+  MfaDisabled,
   MfaEnrolled,
   PasswordSet,
+  RecoveryCodesGenerated,
   RoleAssigned,
   RoleRevoked,
   SessionEnded,
   UserCreated,
+  UserDeleted,
   UserDisabled,
+  UserRestored,
   UserUnlocked,
   type DataOf,
   type EventOf,
@@ -32,11 +36,15 @@ export const userEvents = [
   UserCreated,
   PasswordSet,
   UserDisabled,
+  UserDeleted,
+  UserRestored,
   LoginFailed,
   LoggedIn,
   SessionEnded,
   MfaEnrolled,
   MfaConfirmed,
+  RecoveryCodesGenerated,
+  MfaDisabled,
   UserUnlocked,
   RoleAssigned,
   RoleRevoked,
@@ -51,6 +59,8 @@ export interface UserState {
   readonly username?: string;
   readonly roles: readonly Role[];
   readonly disabled: boolean;
+  /** Soft-deleted: no sign-in, no administration but a restore; the seat is given back, the names are kept. */
+  readonly deleted: boolean;
   readonly passwordHash?: string;
   /** How many times the password was set: a verification made against an older one no longer counts. */
   readonly passwordVersion: number;
@@ -61,6 +71,10 @@ export interface UserState {
   readonly mfa?: { readonly secret: SealedSecret };
   /** The last TOTP time step accepted; a code of this step or an earlier one is refused. */
   readonly lastTotpStep: number;
+  /** Hashes of the recovery codes not used yet; each signs in once instead of a TOTP code. */
+  readonly recoveryCodes: ReadonlySet<string>;
+  /** Hashes of the current codes already used: presenting one again is a replay, not a mere typo. */
+  readonly spentRecoveryCodes: ReadonlySet<string>;
   /** Sessions opened and not known to be ended, oldest first. */
   readonly sessions: readonly { readonly id: string; readonly expiresAt: number }[];
   /** API keys this user issued (made, or being made), with what they carry: a disable or a role change revokes them. */
@@ -83,6 +97,9 @@ export interface NewSession {
   readonly expiresAt: number;
 }
 
+/** The second factor of a re-authentication or a sign-in, as checked outside (a TOTP step, or a recovery code's hash). */
+export type SecondFactor = { readonly kind: 'totp'; readonly step: number | undefined } | { readonly kind: 'recovery_code'; readonly sha256: string };
+
 export type UserCommand =
   | {
       readonly kind: 'create';
@@ -91,6 +108,8 @@ export type UserCommand =
     }
   | { readonly kind: 'set_password'; readonly passwordHash: string; readonly by: 'self' | 'admin' }
   | { readonly kind: 'disable'; readonly reason: string; readonly by: Administrator }
+  | { readonly kind: 'delete'; readonly reason: string; readonly by: Administrator }
+  | { readonly kind: 'restore'; readonly by: Administrator }
   | { readonly kind: 'unlock'; readonly now: number; readonly by: Administrator }
   | { readonly kind: 'assign_role'; readonly role: Role; readonly by: Administrator }
   | { readonly kind: 'revoke_role'; readonly role: Role; readonly by: Administrator }
@@ -120,16 +139,30 @@ export type UserCommand =
       readonly session: NewSession;
       readonly policy: LockoutPolicy;
     }
+  | { readonly kind: 'recovery_attempt'; readonly sha256: string; readonly now: number; readonly session: NewSession; readonly policy: LockoutPolicy }
+  | {
+      /** Turning TOTP off, or new recovery codes: the current password and a second factor first, counted like a sign-in. */
+      readonly kind: 'mfa_reauth';
+      readonly change: { readonly kind: 'disable' } | { readonly kind: 'regenerate'; readonly codes: readonly string[] };
+      readonly passwordMatched: boolean;
+      readonly passwordVersion: number;
+      readonly second: SecondFactor;
+      readonly now: number;
+      readonly policy: LockoutPolicy;
+    }
   | { readonly kind: 'end_session'; readonly sessionId: string }
   | { readonly kind: 'enroll_mfa'; readonly enrollmentId: string; readonly secret: SealedSecret }
-  | { readonly kind: 'confirm_mfa'; readonly enrollmentId: string; readonly step: number | undefined };
+  | { readonly kind: 'confirm_mfa'; readonly enrollmentId: string; readonly step: number | undefined; readonly recoveryCodes: readonly string[] };
 
 export const initialUser: UserState = {
   roles: [],
   disabled: false,
+  deleted: false,
   passwordVersion: 0,
   failures: { password: 0, totp: 0 },
   lastTotpStep: -1,
+  recoveryCodes: new Set(),
+  spentRecoveryCodes: new Set(),
   sessions: [],
   apiKeys: new Map(),
 };
@@ -142,6 +175,10 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
       return { ...state, passwordHash: event.data.password_hash, passwordVersion: state.passwordVersion + 1 };
     case 'auth.user.disabled':
       return { ...state, disabled: true };
+    case 'auth.user.deleted':
+      return { ...state, deleted: true };
+    case 'auth.user.restored':
+      return { ...state, deleted: false };
     case 'auth.user.login_failed': {
       const factor = event.data.factor;
       if (event.data.locked_until !== undefined) {
@@ -149,13 +186,16 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
       }
       return { ...state, failures: { ...state.failures, [factor]: state.failures[factor] + 1 } };
     }
-    case 'auth.user.logged_in':
+    case 'auth.user.logged_in': {
+      const used = event.data.recovery_code_sha256;
       return {
         ...state,
         failures: { password: 0, totp: 0 },
         lastTotpStep: event.data.totp_step ?? state.lastTotpStep,
         sessions: [...state.sessions, { id: event.data.session_id, expiresAt: Date.parse(event.data.expires_at) }],
+        ...(used === undefined ? {} : { recoveryCodes: without(state.recoveryCodes, used), spentRecoveryCodes: new Set([...state.spentRecoveryCodes, used]) }),
       };
+    }
     case 'auth.user.session_ended':
       return { ...state, sessions: state.sessions.filter((s) => s.id !== event.data.session_id) };
     case 'auth.user.mfa_enrolled':
@@ -164,7 +204,24 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
       const pending = state.pendingMfa;
       if (!pending) return state;
       const { pendingMfa: _done, ...rest } = state;
-      return { ...rest, mfa: { secret: pending.secret }, lastTotpStep: Math.max(state.lastTotpStep, event.data.step) };
+      return {
+        ...rest,
+        mfa: { secret: pending.secret },
+        lastTotpStep: Math.max(state.lastTotpStep, event.data.step),
+        recoveryCodes: new Set(event.data.recovery_codes_sha256 ?? []),
+        spentRecoveryCodes: new Set(),
+      };
+    }
+    case 'auth.user.recovery_codes_generated':
+      return {
+        ...state,
+        recoveryCodes: new Set(event.data.codes_sha256),
+        spentRecoveryCodes: new Set(),
+        lastTotpStep: Math.max(state.lastTotpStep, event.data.totp_step ?? -1),
+      };
+    case 'auth.user.mfa_disabled': {
+      const { mfa: _off, pendingMfa: _pending, ...rest } = state;
+      return { ...rest, recoveryCodes: new Set(), spentRecoveryCodes: new Set(), lastTotpStep: Math.max(state.lastTotpStep, event.data.totp_step ?? -1) };
     }
     case 'auth.user.unlocked': {
       const { lockedUntil: _ended, ...rest } = state;
@@ -186,9 +243,26 @@ export function isLocked(state: UserState, now: number): boolean {
   return state.lockedUntil !== undefined && state.lockedUntil > now;
 }
 
+function without(set: ReadonlySet<string>, value: string): ReadonlySet<string> {
+  const next = new Set(set);
+  next.delete(value);
+  return next;
+}
+
 /** Whether a user may attempt to sign in at all; the attempt's outcome says nothing of which check failed. */
 export function mayAttempt(state: UserState, now: number): boolean {
-  return state.id !== undefined && !state.disabled && !isLocked(state, now);
+  return state.id !== undefined && !state.disabled && !state.deleted && !isLocked(state, now);
+}
+
+/** The failure a second factor that did not check out records, or undefined when it is good (TOTP: its step to spend). */
+function secondFactorFailure(state: UserState, second: SecondFactor, now: number, policy: LockoutPolicy): Draft | undefined {
+  if (second.kind === 'totp') {
+    if (second.step === undefined) return failure(state, 'totp', 'wrong', now, policy);
+    if (second.step <= state.lastTotpStep) return failure(state, 'totp', 'replayed', now, policy);
+    return undefined;
+  }
+  if (state.recoveryCodes.has(second.sha256)) return undefined;
+  return failure(state, 'totp', state.spentRecoveryCodes.has(second.sha256) ? 'replayed' : 'wrong', now, policy);
 }
 
 type Draft = EventDraft<UserEvent['type'], 1, UserEvent['data']>;
@@ -220,6 +294,15 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
     case 'disable':
       mayAdminister(state, command.by);
       return state.disabled ? [] : [{ type: 'auth.user.disabled', v: 1, data: { reason: command.reason } }];
+    case 'delete':
+      // Asked as if not deleted yet, so a retry by the same administrator is a no-op that finishes the clean-up.
+      mayAdminister({ ...state, deleted: false }, command.by);
+      return state.deleted ? [] : [{ type: 'auth.user.deleted', v: 1, data: { reason: command.reason } }];
+    case 'restore':
+      // Done already (a retry, or another administrator): nothing more to record.
+      if (state.id !== undefined && !state.deleted) return [];
+      mayAdminister({ ...state, deleted: false }, command.by);
+      return [{ type: 'auth.user.restored', v: 1, data: {} }];
     case 'unlock':
       mayAdminister(state, command.by);
       return isLocked(state, command.now) || state.failures.password > 0 || state.failures.totp > 0 ? [{ type: 'auth.user.unlocked', v: 1, data: {} }] : [];
@@ -241,7 +324,7 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
       return [{ type: 'auth.user.password_set', v: 1, data: { password_hash: command.check.newPasswordHash, by: 'self' } }];
     }
     case 'issue_api_key': {
-      if (state.id === undefined || state.disabled) throw new ForbiddenError(permissions.apiKeysCreate);
+      if (state.id === undefined || state.disabled || state.deleted) throw new ForbiddenError(permissions.apiKeysCreate);
       const own: ReadonlySet<string> = permissionsOf(state.roles);
       if (!own.has(permissions.apiKeysCreate)) throw new ForbiddenError(permissions.apiKeysCreate);
       const beyond = command.permissions.find((p) => !own.has(p));
@@ -265,8 +348,9 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
     }
     case 'totp_attempt': {
       if (!mayAttempt(state, command.now) || !state.mfa) return [];
-      if (command.step === undefined) return [failure(state, 'totp', 'wrong', command.now, command.policy)];
-      if (command.step <= state.lastTotpStep) return [failure(state, 'totp', 'replayed', command.now, command.policy)];
+      const failed = secondFactorFailure(state, { kind: 'totp', step: command.step }, command.now, command.policy);
+      if (failed) return [failed];
+      if (command.step === undefined) return [];
       return [
         {
           type: 'auth.user.logged_in',
@@ -274,6 +358,30 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
           data: { session_id: command.session.id, expires_at: new Date(command.session.expiresAt).toISOString(), mfa: true, totp_step: command.step },
         },
       ];
+    }
+    case 'recovery_attempt': {
+      if (!mayAttempt(state, command.now) || !state.mfa) return [];
+      const failed = secondFactorFailure(state, { kind: 'recovery_code', sha256: command.sha256 }, command.now, command.policy);
+      if (failed) return [failed];
+      return [
+        {
+          type: 'auth.user.logged_in',
+          v: 1,
+          data: { session_id: command.session.id, expires_at: new Date(command.session.expiresAt).toISOString(), mfa: true, recovery_code_sha256: command.sha256 },
+        },
+      ];
+    }
+    case 'mfa_reauth': {
+      // Refused before counting, like a sign-in: a locked account does not extend its lock; a stale check counts for nothing.
+      if (!mayAttempt(state, command.now) || command.passwordVersion !== state.passwordVersion) return [];
+      if (!state.mfa) throw new MfaStateError('MFA is not enabled');
+      if (!command.passwordMatched) return [failure(state, 'password', 'wrong', command.now, command.policy)];
+      const failed = secondFactorFailure(state, command.second, command.now, command.policy);
+      if (failed) return [failed];
+      // One event: the factor is spent exactly when the change happens.
+      const step = command.second.kind === 'totp' && command.second.step !== undefined ? { totp_step: command.second.step } : {};
+      if (command.change.kind === 'disable') return [{ type: 'auth.user.mfa_disabled', v: 1, data: step }];
+      return [{ type: 'auth.user.recovery_codes_generated', v: 1, data: { codes_sha256: [...command.change.codes], ...step } }];
     }
     case 'end_session':
       return state.sessions.some((s) => s.id === command.sessionId) ? [{ type: 'auth.user.session_ended', v: 1, data: { session_id: command.sessionId } }] : [];
@@ -285,7 +393,13 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
       if (state.mfa && !state.pendingMfa) throw new MfaStateError('MFA is already enabled');
       if (!state.pendingMfa || state.pendingMfa.enrollmentId !== command.enrollmentId) throw new MfaStateError('no MFA enrollment is pending');
       if (command.step === undefined || command.step <= state.lastTotpStep) throw new MfaFailedError();
-      return [{ type: 'auth.user.mfa_confirmed', v: 1, data: { enrollment_id: command.enrollmentId, step: command.step } }];
+      return [
+        {
+          type: 'auth.user.mfa_confirmed',
+          v: 1,
+          data: { enrollment_id: command.enrollmentId, step: command.step, ...(command.recoveryCodes.length > 0 ? { recovery_codes_sha256: [...command.recoveryCodes] } : {}) },
+        },
+      ];
     }
   }
 }
@@ -296,7 +410,8 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
  * the last owner cannot demote or disable themselves out of the tenant.
  */
 function mayAdminister(state: UserState, by: Administrator): void {
-  if (state.id === undefined) throw new UserNotFoundError();
+  // A deleted user is gone for every administration but a restore (which asks as if they were not).
+  if (state.id === undefined || state.deleted) throw new UserNotFoundError();
   if (state.id === by.userId) throw new UserStateError('you cannot do this to your own account');
   if (!mayGrant(by, state.roles)) throw new ForbiddenError('to manage a user with roles beyond your own');
 }

@@ -17,8 +17,8 @@ const hash = (c: string) => c.repeat(64);
 describe('tenant', () => {
   const created = { type: 'auth.tenant.created', v: 1, data: { tenant_id: 'acme', name: 'Acme', max_users: 2 } };
   test('given nothing, when created, then tenant created; when created again, then refused', () => {
-    assert.deepEqual(types(when(tenantDecider, given(tenantDecider, []), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3 })), ['auth.tenant.created']);
-    assert.throws(() => when(tenantDecider, given(tenantDecider, [created]), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3 }), TenantExistsError);
+    assert.deepEqual(types(when(tenantDecider, given(tenantDecider, []), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3, maxDevices: 4 })), ['auth.tenant.created']);
+    assert.throws(() => when(tenantDecider, given(tenantDecider, [created]), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3, maxDevices: 4 }), TenantExistsError);
   });
   test('the user quota: seats up to max_users, then refused; a released seat is free again', () => {
     const full = given(tenantDecider, [created, { type: 'auth.tenant.seat_taken', v: 1, data: { user_id: u1 } }, { type: 'auth.tenant.seat_taken', v: 1, data: { user_id: u2 } }]);
@@ -31,7 +31,7 @@ describe('tenant', () => {
     const suspended = given(tenantDecider, [created, { type: 'auth.tenant.suspended', v: 1, data: { reason: 'unpaid' } }]);
     assert.throws(() => when(tenantDecider, suspended, { kind: 'take_seat', userId: u1 }), TenantUnavailableError);
     assert.throws(() => when(tenantDecider, given(tenantDecider, []), { kind: 'take_seat', userId: u1 }), TenantUnavailableError);
-    assert.deepEqual(when(tenantDecider, suspended, { kind: 'suspend', reason: 'again' }), []);
+    assert.deepEqual(when(tenantDecider, suspended, { kind: 'suspend', tenantId: 'acme', reason: 'again' }), []);
   });
 });
 
@@ -121,9 +121,9 @@ describe('user credentials and lockout', () => {
   test('enrolment: pending until confirmed with a valid code; enrolling twice once enabled is refused', () => {
     const pending = given(userDecider, [created, password, enrolled]);
     assert.equal(pending.mfa, undefined);
-    assert.throws(() => when(userDecider, pending, { kind: 'confirm_mfa', enrollmentId: s2, step: undefined }), MfaFailedError);
-    assert.throws(() => when(userDecider, pending, { kind: 'confirm_mfa', enrollmentId: s1, step: 5 }), MfaStateError);
-    assert.deepEqual(types(when(userDecider, pending, { kind: 'confirm_mfa', enrollmentId: s2, step: 5 })), ['auth.user.mfa_confirmed']);
+    assert.throws(() => when(userDecider, pending, { kind: 'confirm_mfa', enrollmentId: s2, step: undefined, recoveryCodes: [] }), MfaFailedError);
+    assert.throws(() => when(userDecider, pending, { kind: 'confirm_mfa', enrollmentId: s1, step: 5, recoveryCodes: [] }), MfaStateError);
+    assert.deepEqual(types(when(userDecider, pending, { kind: 'confirm_mfa', enrollmentId: s2, step: 5, recoveryCodes: [] })), ['auth.user.mfa_confirmed']);
     const on = given(userDecider, [created, password, enrolled, confirmed]);
     assert.throws(() => when(userDecider, on, { kind: 'enroll_mfa', enrollmentId: s1, secret: { kek_id: 'k1', sealed: 'BBBB' } }), MfaStateError);
   });

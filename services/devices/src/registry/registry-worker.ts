@@ -3,6 +3,7 @@ import { randomToken, sha256Hex, uuidv7 } from '@vigil/crypto';
 import {
   DeviceNotFoundError,
   deviceSubject,
+  DeviceTenantSuspendedError,
   deviceSubjects,
   parseDecommission,
   parseIssueCredential,
@@ -24,18 +25,24 @@ import {
 import type { Logger } from '@vigil/log';
 import { DeviceCommandRequested } from '@vigil/schemas';
 import { readDeviceCertificate } from './device-certificate.ts';
+import { deviceSlotsDecider, deviceSlotsSubject, type DeviceSlotCommand } from './device-slots.ts';
 import { deviceDecider, isDeviceEvent, type DeviceCredential } from './device.ts';
 import { serialClaimDecider } from './serial-claim.ts';
+import { TenantLimits } from './tenant-limits.ts';
 
 export interface RegistryWorkerOptions {
   readonly bus: Bus;
   readonly logger: Logger;
+  /** The device quota of a tenant whose events name none (tenants made before device quotas): VIGIL_TENANT_MAX_DEVICES. */
+  readonly defaultMaxDevices?: number;
 }
 
 type TenantCaller = Caller & { readonly tenant: string };
 
 /** Device secrets carry a prefix so that a leaked one is recognisable (secret scanners, logs). */
 const secretPrefix = 'vds_';
+/** A tenant's quota is one subject: concurrent registrations queue up on it, each must be decided, not refused. */
+const slotAttempts = 64;
 
 /**
  * The device registry's command side: registration (serial claimed first, once per tenant), credentials issued,
@@ -46,11 +53,15 @@ const secretPrefix = 'vds_';
 export class RegistryWorker {
   readonly #bus: Bus;
   readonly #logger: Logger;
+  readonly #defaultMaxDevices: number | undefined;
   readonly #served: Served[] = [];
+  /** Tenants' device quotas and suspensions, followed from the first registration on (so `start` stays as it is). */
+  #limits: Promise<TenantLimits> | undefined;
 
   constructor(options: RegistryWorkerOptions) {
     this.#bus = options.bus;
     this.#logger = options.logger.child({ component: 'device-registry' });
+    this.#defaultMaxDevices = options.defaultMaxDevices;
   }
 
   start(): void {
@@ -71,30 +82,55 @@ export class RegistryWorker {
 
   async stop(): Promise<void> {
     await Promise.all(this.#served.splice(0).map((s) => s.stop()));
+    const limits = await this.#limits?.catch(() => undefined);
+    await limits?.stop();
   }
 
+  #tenantLimits(): Promise<TenantLimits> {
+    this.#limits ??= (async () => {
+      const limits = new TenantLimits(this.#bus);
+      await limits.start();
+      return limits;
+    })().catch((err: unknown) => {
+      this.#limits = undefined;
+      throw err;
+    });
+    return this.#limits;
+  }
+
+  /**
+   * Registers a device of an active tenant within its device quota: the serial is claimed, then a slot of the quota
+   * taken, then the device registered, each an append with the expected sequence of its own subject (DESIGN rule 1);
+   * a step that fails gives back what the earlier ones took, so a refused registration holds nothing.
+   */
   async register(caller: TenantCaller, data: RegisterDevice): Promise<DeviceRegisteredResult> {
     const deviceId = uuidv7();
     const meta = metaOf(caller);
-    // The serial is claimed first: a registration that loses the race appends nothing to any device.
-    await handleCommand(this.#bus, {
-      subject: serialSubject(caller.tenant, data.serial),
-      decider: serialClaimDecider,
-      command: { kind: 'claim', deviceId, serial: data.serial },
-      meta,
-    });
-    const profile = { device_id: deviceId, name: data.name, device_type: data.device_type, serial: data.serial, metadata: data.metadata ?? {}, ...(data.talq ? { talq: data.talq } : {}) };
+    const tenant = await (await this.#tenantLimits()).of(caller.tenant);
+    if (tenant.suspended) throw new DeviceTenantSuspendedError(caller.tenant);
+    const taken: { what: string; undo: () => Promise<unknown> }[] = [];
     try {
+      // The serial is claimed first: a registration that loses the race appends nothing to any device, nor a slot.
+      const serial = serialSubject(caller.tenant, data.serial);
+      await handleCommand(this.#bus, { subject: serial, decider: serialClaimDecider, command: { kind: 'claim', deviceId, serial: data.serial }, meta });
+      taken.push({ what: 'serial claim', undo: () => handleCommand(this.#bus, { subject: serial, decider: serialClaimDecider, command: { kind: 'release', deviceId }, meta }) });
+      await this.#slot(caller.tenant, { kind: 'take', deviceId, max: tenant.maxDevices ?? (tenant.known ? this.#defaultMaxDevices : undefined) }, meta);
+      taken.push({ what: 'device quota slot', undo: () => this.#slot(caller.tenant, { kind: 'release', deviceId }, meta) });
+      const profile = { device_id: deviceId, name: data.name, device_type: data.device_type, serial: data.serial, metadata: data.metadata ?? {}, ...(data.talq ? { talq: data.talq } : {}) };
       const { seq } = await handleCommand(this.#bus, { subject: deviceSubject(caller.tenant, deviceId), decider: deviceDecider, command: { kind: 'register', profile }, meta });
       this.#logger.info({ tenant: caller.tenant, device_id: deviceId, category: 'administration' }, 'device registered');
       return { device_id: deviceId, seq };
     } catch (err) {
-      // Give the serial back, or it would stay claimed by a device that does not exist.
-      await handleCommand(this.#bus, { subject: serialSubject(caller.tenant, data.serial), decider: serialClaimDecider, command: { kind: 'release', deviceId }, meta }).catch(
-        (releaseError: unknown) => this.#logger.error({ err: releaseError, device_id: deviceId }, 'could not release a serial claim after a failed registration'),
-      );
+      // Give back what was taken, or it would stay held by a device that does not exist.
+      for (const { what, undo } of taken.reverse()) {
+        await undo().catch((releaseError: unknown) => this.#logger.error({ err: releaseError, device_id: deviceId }, `could not release a ${what} after a failed registration`));
+      }
       throw err;
     }
+  }
+
+  async #slot(tenant: string, command: DeviceSlotCommand, meta: EventMeta): Promise<void> {
+    await handleCommand(this.#bus, { subject: deviceSlotsSubject(tenant), decider: deviceSlotsDecider, command, meta, maxAttempts: slotAttempts });
   }
 
   async issueCredential(caller: TenantCaller, data: IssueCredential): Promise<CredentialIssuedResult> {
@@ -147,6 +183,8 @@ export class RegistryWorker {
     });
     if (state.status !== 'unregistered') {
       await handleCommand(this.#bus, { subject: serialSubject(caller.tenant, state.profile.serial), decider: serialClaimDecider, command: { kind: 'release', deviceId: data.device_id }, meta });
+      // Its slot of the tenant's device quota is free again (a no-op for a device registered before quotas).
+      await this.#slot(caller.tenant, { kind: 'release', deviceId: data.device_id }, meta);
     }
     return { seq };
   }

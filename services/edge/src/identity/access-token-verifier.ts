@@ -93,7 +93,15 @@ export class AccessTokenVerifier {
       });
       const claims = accessClaimsOf(payload);
       if (!claims) return undefined;
-      return { kind: 'session', userId: claims.sub, tenant: claims.tenant, sessionId: claims.sid, roles: claims.roles, permissions: permissionsOf(claims.roles) };
+      return {
+        kind: 'session',
+        userId: claims.sub,
+        tenant: claims.tenant,
+        sessionId: claims.sid,
+        roles: claims.roles,
+        permissions: permissionsOf(claims.roles),
+        issuedAt: claims.iat,
+      };
     } catch {
       return undefined;
     }

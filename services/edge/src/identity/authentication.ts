@@ -10,6 +10,7 @@ import type { LastUseRecorder } from './api-key-last-use.ts';
 import type { ApiKeyRateLimiter } from './api-key-rate-limiter.ts';
 import type { Principal, SessionPrincipal } from './principal.ts';
 import type { RevocationList } from './revocation-list.ts';
+import type { TenantStatus } from './tenant-status.ts';
 
 export interface AuthenticationOptions {
   readonly bus: Bus;
@@ -17,6 +18,7 @@ export interface AuthenticationOptions {
   readonly verifier: AccessTokenVerifier;
   readonly revocations: RevocationList;
   readonly apiKeys: ApiKeyDirectory;
+  readonly tenants: TenantStatus;
   readonly rateLimiter: ApiKeyRateLimiter;
   readonly lastUse: LastUseRecorder;
 }
@@ -38,7 +40,8 @@ function credentialOf(request: FastifyRequest): { kind: 'jwt' | 'api_key'; value
 /**
  * Every route that declares `config.permission` gets an authentication and authorization hook. An access token is
  * verified locally and its session must not be revoked; an API key is looked up in the directory every edge keeps
- * from the bus, must be unexpired and within its requests per minute (429 with Retry-After). Then the principal's
+ * from the bus, must be unexpired and within its requests per minute (429 with Retry-After). Neither may belong to a
+ * suspended tenant (nor may an access token issued before its tenant's last suspension). Then the principal's
  * permissions must include the route's. Denials are security events on AUDIT. Registered at the root so routes of
  * every module registered later get it.
  */
@@ -64,6 +67,7 @@ const authentication: FastifyPluginCallback<AuthenticationOptions> = (app, optio
     } else if (credential?.kind === 'api_key') {
       principal = options.apiKeys.authenticate(credential.value, now);
     }
+    if (principal && options.tenants.refuses(principal.tenant, principal.kind === 'session' ? principal.issuedAt : undefined)) principal = undefined;
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="vigil"');
       throw new TokenInvalidError();

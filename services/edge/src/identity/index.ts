@@ -9,6 +9,7 @@ import { LastUseRecorder } from './api-key-last-use.ts';
 import { ApiKeyRateLimiter } from './api-key-rate-limiter.ts';
 import { authenticationPlugin } from './authentication.ts';
 import { RevocationList } from './revocation-list.ts';
+import { TenantStatus } from './tenant-status.ts';
 import { identityRoutes } from './routes.ts';
 import './principal.ts';
 
@@ -20,22 +21,23 @@ export interface IdentityEdgeOptions {
 
 /**
  * Identity at the edge: authentication (access tokens and API keys) and permissions for every later route, the
- * revocation and API key feeds, the routes.
+ * revocation, API key and tenant suspension feeds, the routes.
  */
 const identity: FastifyPluginAsync<IdentityEdgeOptions> = async (app, { config, bus, logger }) => {
   const verifier = new AccessTokenVerifier({ bus, logger, issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS });
   const revocations = new RevocationList({ bus, logger, accessTokenMs: config.VIGIL_ACCESS_TOKEN_SECONDS * 1000 });
   const apiKeys = new ApiKeyDirectory({ bus, logger });
-  await Promise.all([revocations.start(), apiKeys.start()]);
+  const tenants = new TenantStatus({ bus, logger });
+  await Promise.all([revocations.start(), apiKeys.start(), tenants.start()]);
   verifier.start();
   app.addHook('onClose', async () => {
     verifier.stop();
-    await Promise.all([revocations.stop(), apiKeys.stop()]);
+    await Promise.all([revocations.stop(), apiKeys.stop(), tenants.stop()]);
   });
   const rateLimiter = new ApiKeyRateLimiter();
   const lastUse = new LastUseRecorder(bus, logger);
-  await app.register(authenticationPlugin, { bus, logger, verifier, revocations, apiKeys, rateLimiter, lastUse });
-  await app.register(identityRoutes, { bus, verifier, revocations, apiKeys, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS, authRateLimit: config.VIGIL_AUTH_RATE_LIMIT });
+  await app.register(authenticationPlugin, { bus, logger, verifier, revocations, apiKeys, tenants, rateLimiter, lastUse });
+  await app.register(identityRoutes, { bus, verifier, revocations, apiKeys, tenants, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS, authRateLimit: config.VIGIL_AUTH_RATE_LIMIT });
 };
 
 export const identityPlugin = fp(identity, { name: 'vigil-identity', fastify: '5.x' });

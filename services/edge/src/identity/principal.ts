@@ -14,6 +14,8 @@ export interface SessionPrincipal extends PrincipalBase {
   readonly kind: 'session';
   readonly sessionId: string;
   readonly roles: readonly Role[];
+  /** The token's `iat` (whole seconds): a token issued before its tenant's last suspension stays refused. */
+  readonly issuedAt: number;
 }
 
 /** A program holding an API key, as the key's events say. */

@@ -4,25 +4,25 @@ import { request, type Bus, type Caller } from '@vigil/bus';
 import {
   ChangePasswordBody,
   ConfirmMfaRequest,
-  CreateTenantRequest,
   Done,
   identitySubjects,
   Jwks,
   LoginRequest,
   LoginResult,
   MfaEnrollment,
+  MfaReauthRequest,
   NewUser,
   parseDone,
   parseLoginResult,
   parseMfaEnrollment,
+  parseRecoveryCodes,
   parseSessionList,
-  parseTenantCreated,
   parseTokenPair,
   parseUserCreated,
   permissions,
+  RecoveryCodes,
   RefreshRequest,
   SessionList,
-  TenantCreatedResult,
   TokenPair,
   UserCreatedResult,
   VerifyMfaRequest,
@@ -34,6 +34,8 @@ import type { ApiKeyDirectory } from './api-key-directory.ts';
 import { apiKeyRoutes } from './api-key-routes.ts';
 import { callerOf, principalOf, sessionOf } from './authentication.ts';
 import type { RevocationList } from './revocation-list.ts';
+import { tenantRoutes } from './tenant-routes.ts';
+import type { TenantStatus } from './tenant-status.ts';
 import { userAdminRoutes } from './user-admin-routes.ts';
 
 export interface IdentityRouteOptions {
@@ -41,6 +43,7 @@ export interface IdentityRouteOptions {
   readonly verifier: AccessTokenVerifier;
   readonly revocations: RevocationList;
   readonly apiKeys: ApiKeyDirectory;
+  readonly tenants: TenantStatus;
   readonly timeoutMs: number;
   /** Requests per minute per client address on each sign-in route. */
   readonly authRateLimit: number;
@@ -51,7 +54,7 @@ export interface IdentityRouteOptions {
  * public (checked as it is registered); sign-in routes are rate-limited per client address (429 with Retry-After).
  */
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, options) => {
-  const { bus, verifier, revocations, apiKeys, timeoutMs } = options;
+  const { bus, verifier, revocations, apiKeys, tenants, timeoutMs } = options;
   app.addHook('onRoute', (route) => {
     if (route.schema?.hide === true || route.config?.permission || route.config?.public === true) return;
     throw new Error(`route policy: ${String(route.method)} ${route.url} declares neither a permission nor public access`);
@@ -83,7 +86,13 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/mfa/verify',
     {
       config: { public: true, rateLimit: limited },
-      schema: { summary: 'Complete a sign-in with a TOTP code', description: 'Each code is accepted once.', tags: auth, body: VerifyMfaRequest, response: { 200: TokenPair, ...problemResponses } },
+      schema: {
+        summary: 'Complete a sign-in with a TOTP code or a recovery code',
+        description: 'Send `code` (TOTP) or `recovery_code`, not both. Each TOTP code is accepted once, and so is each recovery code.',
+        tags: auth,
+        body: VerifyMfaRequest,
+        response: { 200: TokenPair, ...problemResponses },
+      },
     },
     async (req) => ask(identitySubjects.verifyMfa, req.body, parseTokenPair),
   );
@@ -159,9 +168,47 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/mfa/confirm',
     {
       config: { permission: permissions.profileSelf },
-      schema: { summary: 'Enable TOTP with a first code', tags: auth, body: ConfirmMfaRequest, response: { 200: Done, ...problemResponses } },
+      schema: {
+        summary: 'Enable TOTP with a first code',
+        description: 'Answers my ten recovery codes, shown this once: each signs in once instead of a TOTP code.',
+        tags: auth,
+        body: ConfirmMfaRequest,
+        response: { 200: RecoveryCodes, ...problemResponses },
+      },
     },
-    async (req) => ask(identitySubjects.confirmMfa, req.body, parseDone, callerOf(sessionOf(req))),
+    async (req, reply) => reply.header('cache-control', 'no-store').send(await ask(identitySubjects.confirmMfa, req.body, parseRecoveryCodes, callerOf(sessionOf(req)))),
+  );
+
+  app.post(
+    '/auth/mfa/disable',
+    {
+      config: { permission: permissions.profileSelf, rateLimit: limited },
+      schema: {
+        summary: 'Turn TOTP off',
+        description:
+          'Needs my current password and a TOTP code or a recovery code (a wrong one counts toward the lockout, like a failed sign-in), and a signed-in session. The secret and the recovery codes are gone.',
+        tags: auth,
+        body: MfaReauthRequest,
+        response: { 200: Done, ...problemResponses },
+      },
+    },
+    async (req) => ask(identitySubjects.disableMfa, req.body, parseDone, callerOf(sessionOf(req))),
+  );
+
+  app.post(
+    '/auth/mfa/recovery-codes',
+    {
+      config: { permission: permissions.profileSelf, rateLimit: limited },
+      schema: {
+        summary: 'New recovery codes',
+        description:
+          'Needs my current password and a TOTP code or a recovery code (counted toward the lockout like a sign-in). Answers ten new codes, shown this once; every earlier code stops working.',
+        tags: auth,
+        body: MfaReauthRequest,
+        response: { 200: RecoveryCodes, ...problemResponses },
+      },
+    },
+    async (req, reply) => reply.header('cache-control', 'no-store').send(await ask(identitySubjects.regenerateRecoveryCodes, req.body, parseRecoveryCodes, callerOf(sessionOf(req)))),
   );
 
   app.post(
@@ -190,15 +237,6 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   );
 
   app.post(
-    '/tenants',
-    {
-      config: { permission: permissions.tenantsCreate },
-      schema: { summary: 'Create a tenant and its owner', tags: admin, body: CreateTenantRequest, response: { 201: TenantCreatedResult, ...problemResponses } },
-    },
-    async (req, reply) => reply.code(201).send(await ask(identitySubjects.createTenant, req.body, parseTenantCreated, callerOf(principalOf(req)))),
-  );
-
-  app.post(
     '/users',
     {
       config: { permission: permissions.usersCreate },
@@ -210,4 +248,5 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   // Children of this plugin, so the route policy above applies to them too.
   await app.register(apiKeyRoutes, { bus, apiKeys, timeoutMs });
   await app.register(userAdminRoutes, { bus, timeoutMs });
+  await app.register(tenantRoutes, { bus, tenants, timeoutMs });
 };

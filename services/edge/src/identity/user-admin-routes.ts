@@ -1,6 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { request, type Bus, type Caller } from '@vigil/bus';
-import { DisableUserBody, Done, identitySubjects, parseDone, parseUserRoles, permissions, RoleBody, UserRoles } from '@vigil/identity-contract';
+import {
+  DisableUserBody,
+  Done,
+  identitySubjects,
+  ListUsersQuery,
+  parseDone,
+  parseUserPage,
+  parseUserRoles,
+  permissions,
+  RoleBody,
+  UserPage,
+  UserRoles,
+} from '@vigil/identity-contract';
 import { RoleName } from '@vigil/schemas';
 import Type from 'typebox';
 import { problemResponses } from '../problem.ts';
@@ -21,6 +33,56 @@ const UserRoleParams = Type.Object({ id: Type.String({ format: 'uuid' }), role: 
 export const userAdminRoutes: FastifyPluginAsyncTypebox<UserAdminRouteOptions> = async (app, { bus, timeoutMs }) => {
   const tags = ['administration'];
   const ask = <R>(subject: string, data: unknown, parse: (r: unknown) => R, caller: Caller) => request(bus, subject, data, { timeoutMs, parse, caller });
+
+  app.get(
+    '/users',
+    {
+      config: { permission: permissions.usersRead },
+      schema: {
+        summary: 'List the users of my tenant',
+        description:
+          'In creation order, `limit` (100 by default, at most 1000) a page: pass the answer’s `next` as `after` for the next page (null on the last). `status` keeps only active, disabled or deleted users. Never a credential.',
+        tags,
+        querystring: ListUsersQuery,
+        response: { 200: UserPage, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const { after, limit, status } = req.query;
+      return ask(identitySubjects.users, { limit: limit ?? 100, ...(after === undefined ? {} : { after }), ...(status === undefined ? {} : { status }) }, parseUserPage, callerOf(principalOf(req)));
+    },
+  );
+
+  app.delete(
+    '/users/:id',
+    {
+      config: { permission: permissions.usersDelete },
+      schema: {
+        summary: 'Delete a user (soft)',
+        description:
+          'They sign in no more: their sessions end (tokens stop at every edge within a second), their API keys are revoked and their seat of the user quota is free. Their username and e-mail address stay reserved for a restore. Again on a deleted user, a no-op.',
+        tags,
+        params: UserParams,
+        response: { 200: Done, ...problemResponses },
+      },
+    },
+    async (req) => ask(identitySubjects.deleteUser, { user_id: req.params.id, reason: '' }, parseDone, callerOf(principalOf(req))),
+  );
+
+  app.post(
+    '/users/:id/restore',
+    {
+      config: { permission: permissions.usersDelete },
+      schema: {
+        summary: 'Restore a deleted user',
+        description: 'The account is back, with no session (they sign in again) and no API key. It takes a seat of the user quota again: a full tenant refuses it (409).',
+        tags,
+        params: UserParams,
+        response: { 200: Done, ...problemResponses },
+      },
+    },
+    async (req) => ask(identitySubjects.restoreUser, { user_id: req.params.id }, parseDone, callerOf(principalOf(req))),
+  );
 
   app.post(
     '/users/:id/disable',

@@ -1,0 +1,108 @@
+import { followEvents, type Bus, type FollowedEvent, type Following } from '@vigil/bus';
+import { tenantEventsFilter } from '@vigil/identity-contract';
+import type { Logger } from '@vigil/log';
+import { TenantReactivated, TenantSuspended } from '@vigil/schemas';
+
+export interface TenantStatusOptions {
+  readonly bus: Bus;
+  readonly logger: Logger;
+}
+
+interface KnownTenant {
+  readonly suspended: boolean;
+  /** When the tenant was last suspended: access tokens issued before it stay refused after a reactivation. */
+  readonly suspendedAt?: number;
+}
+
+/**
+ * Which tenants are suspended, kept in memory by every edge from the tenant events on AUTH_EVENT (an ordered consumer
+ * from the start of the stream, like the API key directory): a suspension reaches every edge within milliseconds and
+ * refuses every access token and API key of the tenant, with no bus round trip and no database per request.
+ *
+ * Why this and not revoking each session at the suspension: one event, whatever the tenant's size, nothing left
+ * half-done by a crash, and API keys are covered by the same check (a suspension pauses them: they work again after
+ * a reactivation, which a revocation could not undo). The sessions still end for good: the identity worker refuses
+ * the refresh of any session started before the reactivation, and this view refuses access tokens issued before the
+ * last suspension, until they expire.
+ */
+export class TenantStatus {
+  readonly #options: TenantStatusOptions;
+  readonly #tenants = new Map<string, KnownTenant>();
+  #following: Following | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: TenantStatusOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Resolves once the tenant events already stored are known, or after `maxWaitMs` not to hold a start up. Without the
+   * stream yet (an edge that starts before any worker made it), it keeps trying in the background.
+   */
+  async start(maxWaitMs = 3000): Promise<void> {
+    let markCaughtUp: () => void = () => {};
+    const caughtUp = new Promise<void>((resolve) => {
+      markCaughtUp = resolve;
+    });
+    this.#loop = this.#follow(markCaughtUp);
+    await Promise.race([caughtUp, new Promise((r) => setTimeout(r, maxWaitMs).unref())]);
+  }
+
+  async #follow(markCaughtUp: () => void): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        const following = await followEvents(this.#options.bus, tenantEventsFilter, (e) => this.#apply(e));
+        this.#following = following;
+        if (this.#stopped) await following.stop();
+        else void following.caughtUp.then(markCaughtUp);
+        return;
+      } catch (err) {
+        if (this.#stopped) return;
+        this.#options.logger.warn({ err }, 'cannot follow tenant suspensions yet; retrying');
+        await new Promise((r) => setTimeout(r, 2000).unref());
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+    await this.#following?.stop();
+  }
+
+  #apply({ event, subject }: FollowedEvent): void {
+    // `auth.<tenant>.tenant.<tenant>`: seats and slots ride on the same subject and change nothing here.
+    const tenant = subject.split('.')[1];
+    if (!tenant) return;
+    if (TenantSuspended.is(event)) this.#tenants.set(tenant, { suspended: true, suspendedAt: Date.parse(event.at) });
+    else if (TenantReactivated.is(event)) this.#tenants.set(tenant, { ...this.#tenants.get(tenant), suspended: false });
+  }
+
+  /**
+   * Whether a credential of the tenant is refused: any, while the tenant is suspended; an access token issued (`iat`,
+   * whole seconds) before the last suspension, after it.
+   */
+  refuses(tenant: string, issuedAtSeconds?: number): boolean {
+    const known = this.#tenants.get(tenant);
+    if (!known) return false;
+    if (known.suspended) return true;
+    return issuedAtSeconds !== undefined && known.suspendedAt !== undefined && issuedAtSeconds * 1000 < known.suspendedAt;
+  }
+
+  /** Records a suspension at once (the edge that handled it); the feed does the same on every edge. */
+  markSuspended(tenant: string, at = Date.now()): void {
+    this.#tenants.set(tenant, { suspended: true, suspendedAt: at });
+  }
+
+  /** Records a reactivation at once (the edge that handled it, so a sign-in right after works here). */
+  markReactivated(tenant: string): void {
+    const known = this.#tenants.get(tenant);
+    if (known) this.#tenants.set(tenant, { ...known, suspended: false });
+  }
+
+  /** Resolves once the view has seen an append (tests). */
+  async reach(seq: number, timeoutMs?: number): Promise<void> {
+    await this.#following?.reach(seq, timeoutMs);
+  }
+}
