@@ -3,6 +3,7 @@ import { listenerOptions } from './broker/broker-settings.ts';
 import { DeviceBroker } from './broker/device-broker.ts';
 import { DeviceDirectory } from './registry/device-directory.ts';
 import { RegistryWorker } from './registry/registry-worker.ts';
+import { TenantLimits } from './registry/tenant-limits.ts';
 import { startTalqGateway } from './talq/talq-gateway.ts';
 import { talqSettingsOf } from './talq/talq-settings.ts';
 import { Uplink } from './uplink/uplink.ts';
@@ -21,12 +22,15 @@ export const devicesService: ServiceModule = {
     // Read before anything starts, so that a bad setting stops the start with nothing left running.
     const uplinkSettings = uplinkSettingsOf(context.config);
     const talqSettings = talqSettingsOf(context.config);
-    const registry = new RegistryWorker({ bus, logger, defaultMaxDevices: context.config.VIGIL_TENANT_MAX_DEVICES });
+    // One view of the tenants (quotas, suspensions) for the registry and the broker.
+    const tenantLimits = new TenantLimits(bus);
+    await tenantLimits.start();
+    const registry = new RegistryWorker({ bus, logger, defaultMaxDevices: context.config.VIGIL_TENANT_MAX_DEVICES, tenantLimits });
     const directory = new DeviceDirectory(bus);
     await directory.start();
     registry.start();
     const endpoints: string[] = [];
-    const stops: (() => Promise<void>)[] = [() => registry.stop(), () => directory.stop()];
+    const stops: (() => Promise<void>)[] = [() => tenantLimits.stop(), () => registry.stop(), () => directory.stop()];
     const details: Record<string, () => Promise<unknown>> = {};
     // The MQTT broker devices connect to; it authenticates against the directory, so it starts after it.
     const { config } = context;
@@ -38,6 +42,7 @@ export const devicesService: ServiceModule = {
       heartbeatSeconds: config.VIGIL_DEVICE_HEARTBEAT_SECONDS,
       maxMessagesPerSecond: config.VIGIL_DEVICE_MAX_MESSAGES_PER_SECOND,
       maxPayloadBytes: config.VIGIL_DEVICE_MAX_PAYLOAD_BYTES,
+      tenants: tenantLimits,
     });
     await broker.start();
     endpoints.push(...broker.listening.map((l) => `${l.url}  (MQTT for devices, ${l.transport})`));

@@ -3,11 +3,22 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isEventOf } from '@vigil/bus';
-import { DeviceAccessDenied, DeviceAuthenticationFailed, DeviceCameOnline, DeviceWentOffline, HeartbeatReceived, TelemetryReported } from '@vigil/schemas';
+import { append, createEvent, isEventOf, type Caller } from '@vigil/bus';
+import {
+  DeviceAccessDenied,
+  DeviceAuthenticationFailed,
+  DeviceCameOnline,
+  DeviceWentOffline,
+  HeartbeatReceived,
+  TelemetryReported,
+  TenantCreated,
+  TenantReactivated,
+  TenantSuspended,
+} from '@vigil/schemas';
 import { startTestBus, type TestBus } from '@vigil/testkit';
 import { ErrorWithSubackPacket, type MqttClient } from 'mqtt';
 import type { DeviceBroker } from '../src/broker/device-broker.ts';
+import { TenantLimits } from '../src/registry/tenant-limits.ts';
 import {
   acme,
   channelEvents,
@@ -310,6 +321,34 @@ test('a device over its message rate is slowed down, and refused (rate_limited) 
     );
   } finally {
     await limited.stop();
+  }
+});
+
+test("a tenant's suspension closes its devices' connections (tenant_suspended) and refuses them until it is reactivated", async () => {
+  const tenants = new TenantLimits(t.bus);
+  await tenants.start();
+  const gated = await startBroker(t.bus, registry, { tenants });
+  try {
+    const agency: Caller & { tenant: string } = { actor: { kind: 'user', id: 'owner' }, tenant: 'agency' };
+    const meta = { actor: { kind: 'user' as const, id: 'platform-admin' }, tenant: 'agency' };
+    const tenantSubject = 'auth.agency.tenant.agency';
+    await append(t.bus, tenantSubject, createEvent(TenantCreated, { tenant_id: 'agency', name: 'Agency', max_users: 5 }, meta));
+    const d = await registerDevice(registry, agency);
+    const client = await connectDevice(gated.url('tcp'), d);
+    const gone = closed(client);
+    const { seq } = await append(t.bus, tenantSubject, createEvent(TenantSuspended, { reason: 'contract ended' }, meta));
+    await gone;
+    client.end(true);
+    const offline = await eventually('offline', () => channelEvents(t.bus, d, 'presence'), (e) => e.some((x) => isEventOf([DeviceWentOffline], x.event)));
+    assert.ok(offline.some((x) => isEventOf([DeviceWentOffline], x.event) && x.event.data.reason === 'tenant_suspended'));
+    await tenants.reach(seq);
+    await assert.rejects(connectDevice(gated.url('tcp'), d), (e: unknown) => e instanceof Error && 'code' in e && e.code === 5);
+    const back = await append(t.bus, tenantSubject, createEvent(TenantReactivated, {}, meta));
+    await tenants.reach(back.seq);
+    (await connectDevice(gated.url('tcp'), d)).end(true);
+  } finally {
+    await gated.stop();
+    await tenants.stop();
   }
 });
 

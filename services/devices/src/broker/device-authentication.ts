@@ -1,9 +1,10 @@
+import type { DataOf, DeviceAuthenticationFailed } from '@vigil/schemas';
 import type { DeviceAuthentication, KnownDevice } from '../registry/device-directory.ts';
 
-export type Transport = 'tcp' | 'tls' | 'ws';
+export type Transport = DataOf<typeof DeviceAuthenticationFailed>['transport'];
 
 /** Why a CONNECT is refused, as `audit.device.authentication_failed` records it. */
-export type AuthenticationFailure = 'unknown_device' | 'wrong_secret' | 'no_credentials' | 'decommissioned' | 'certificate_mismatch' | 'client_id_mismatch';
+export type AuthenticationFailure = DataOf<typeof DeviceAuthenticationFailed>['reason'];
 
 /** What a client presented in its CONNECT and its TLS handshake. */
 export interface PresentedCredentials {

@@ -11,6 +11,7 @@ import { DeviceCommandRequested, type AnyEnvelope } from '@vigil/schemas';
 import { backoffDelay } from '../backoff.ts';
 import { deviceMessageEvent, type DeviceMessageEvent } from '../ingest/device-message.ts';
 import type { DeviceDirectory } from '../registry/device-directory.ts';
+import type { TenantLimits } from '../registry/tenant-limits.ts';
 import { BrokerMetrics } from './broker-metrics.ts';
 import { DeviceAccessAudit, type AuditBudget, type DenialReason } from './device-access-audit.ts';
 import { ConnackCode, decideConnect, type PresentedCredentials, type RefusalCode, type Transport } from './device-authentication.ts';
@@ -47,6 +48,8 @@ export interface DeviceBrokerOptions {
    * its connection is closed so that the device sends it again (default 20 s).
    */
   readonly busOutageHoldMs?: number;
+  /** Tenants' suspensions: a suspended tenant's devices are refused at CONNECT and disconnected when it is suspended. */
+  readonly tenants?: TenantLimits;
 }
 
 /** One authenticated connection of a device. */
@@ -126,6 +129,7 @@ export class DeviceBroker {
   #listeners: RunningListeners | undefined;
   #commands: Following | undefined;
   #stopWithdrawals: (() => void) | undefined;
+  #stopSuspensions: (() => void) | undefined;
   #timers: NodeJS.Timeout[] = [];
   #busStatus: AsyncIterable<unknown> | undefined;
   #busConnected = true;
@@ -179,6 +183,9 @@ export class DeviceBroker {
     this.#watchBus();
     this.#commands = await followEvents(this.#bus, deviceCommandsFilter, ({ event, subject }) => this.#deliverCommand(subject, event), { from: 'now' });
     this.#stopWithdrawals = this.#directory.onAccessWithdrawn((change) => this.#accessWithdrawn(change));
+    this.#stopSuspensions = this.#options.tenants?.onSuspended((tenant) => {
+      for (const session of this.#connected.values()) if (session.topics.identity.tenant === tenant) this.#closeGracefully(session, 'tenant_suspended');
+    });
     try {
       this.#listeners = await startListeners(
         this.#options.listen,
@@ -212,6 +219,7 @@ export class DeviceBroker {
     this.#listeners?.stopAccepting();
     for (const t of this.#timers) clearInterval(t);
     this.#stopWithdrawals?.();
+    this.#stopSuspensions?.();
     // Appends waiting for the bus give up now (their devices get no PUBACK and send again elsewhere).
     for (const wake of this.#busWaiters) wake();
     this.#busWaiters.clear();
@@ -298,6 +306,12 @@ export class DeviceBroker {
       return;
     }
     const { device } = decision;
+    if (this.#options.tenants?.isSuspended(device.tenant)) {
+      this.#metrics.connectionsRefused.add('tenant_suspended');
+      this.#audit.authenticationFailed({ claimed: device.deviceId, reason: 'tenant_suspended', transport, tenant: device.tenant });
+      done(refusal(ConnackCode.NotAuthorized, 'refused'), false);
+      return;
+    }
     const session: Session = {
       id: uuidv7(),
       client,

@@ -35,6 +35,8 @@ export interface RegistryWorkerOptions {
   readonly logger: Logger;
   /** The device quota of a tenant whose events name none (tenants made before device quotas): VIGIL_TENANT_MAX_DEVICES. */
   readonly defaultMaxDevices?: number;
+  /** A started view of the tenants, shared with the broker; without one the worker starts its own on first use (and stops it). */
+  readonly tenantLimits?: TenantLimits;
 }
 
 type TenantCaller = Caller & { readonly tenant: string };
@@ -57,11 +59,15 @@ export class RegistryWorker {
   readonly #served: Served[] = [];
   /** Tenants' device quotas and suspensions, followed from the first registration on (so `start` stays as it is). */
   #limits: Promise<TenantLimits> | undefined;
+  /** Whether `#limits` is this worker's own, to stop with it. */
+  readonly #ownsLimits: boolean;
 
   constructor(options: RegistryWorkerOptions) {
     this.#bus = options.bus;
     this.#logger = options.logger.child({ component: 'device-registry' });
     this.#defaultMaxDevices = options.defaultMaxDevices;
+    if (options.tenantLimits) this.#limits = Promise.resolve(options.tenantLimits);
+    this.#ownsLimits = options.tenantLimits === undefined;
   }
 
   start(): void {
@@ -82,6 +88,7 @@ export class RegistryWorker {
 
   async stop(): Promise<void> {
     await Promise.all(this.#served.splice(0).map((s) => s.stop()));
+    if (!this.#ownsLimits) return;
     const limits = await this.#limits?.catch(() => undefined);
     await limits?.stop();
   }

@@ -41,6 +41,7 @@ export function evolveTenantLimit(limit: TenantLimit, event: AnyEnvelope): Tenan
 export class TenantLimits {
   readonly #bus: Bus;
   readonly #tenants = new Map<string, TenantLimit>();
+  readonly #suspensionListeners = new Set<(tenant: string) => void>();
   #following: Following | undefined;
 
   constructor(bus: Bus) {
@@ -50,13 +51,28 @@ export class TenantLimits {
   async start(): Promise<void> {
     this.#following = await followEvents(this.#bus, tenantEventsFilter, ({ event, subject }) => {
       const tenant = subject.split('.')[1];
-      if (tenant) this.#tenants.set(tenant, evolveTenantLimit(this.#tenants.get(tenant) ?? unknownTenant, event));
+      if (!tenant) return;
+      const before = this.#tenants.get(tenant) ?? unknownTenant;
+      const after = evolveTenantLimit(before, event);
+      this.#tenants.set(tenant, after);
+      if (after.suspended && !before.suspended) for (const listener of this.#suspensionListeners) listener(tenant);
     });
     await this.#following.caughtUp;
   }
 
   async stop(): Promise<void> {
     await this.#following?.stop();
+  }
+
+  /** Whether a tenant is suspended as this view has it (a moment behind the stream): for gates that cannot wait. */
+  isSuspended(tenant: string): boolean {
+    return this.#tenants.get(tenant)?.suspended === true;
+  }
+
+  /** Told of each tenant as it is suspended, so that what it has open (device connections) is closed at once. */
+  onSuspended(listener: (tenant: string) => void): () => void {
+    this.#suspensionListeners.add(listener);
+    return () => this.#suspensionListeners.delete(listener);
   }
 
   /** Resolves once the view has seen an append (tests). */
