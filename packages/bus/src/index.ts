@@ -21,6 +21,7 @@ export {
   InvalidEventError,
   isVigilError,
   NoWorkerError,
+  rehydrateError,
   RemoteError,
   StreamConfigError,
   WorkerTimeoutError,

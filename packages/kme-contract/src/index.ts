@@ -1,9 +1,14 @@
 export { etsiMessages, KmeBadRequestError, KmeUnauthorizedError, KmeUnavailableError } from './errors.ts';
 export {
+  containerBytesBound,
   DecKeysRequest,
+  EncKeysBatch,
+  EncKeysBatchReply,
+  EncKeysOutcome,
   EncKeysRequest,
   KeyId,
   kmeSubjects,
+  SaeCaller,
   SaeId,
   SealedKeyContainer,
   Status,
@@ -13,6 +18,8 @@ export { openAtEdge, sealForEdge } from './transport.ts';
 export { createKekFile, loadKekRing } from './kek.ts';
 export {
   parseDecKeysRequest,
+  parseEncKeysBatch,
+  parseEncKeysBatchReply,
   parseEncKeysRequest,
   parsePoolLevel,
   parsePoolLevelRequest,

@@ -4,6 +4,8 @@ import Type, { type Static } from 'typebox';
 export const kmeSubjects = {
   status: 'qry.kme.status',
   encKeys: 'cmd.kme.enc_keys',
+  /** Several small enc_keys requests in one bus message (the edge gathers those that arrive together). */
+  encKeysBatch: 'cmd.kme.enc_keys_batch',
   decKeys: 'cmd.kme.dec_keys',
   /** Internal: the QKD link simulator asks how full a pool is. */
   poolLevel: 'qry.kme.pool_level',
@@ -87,3 +89,55 @@ export const SealedKeyContainer = Type.Object(
   { additionalProperties: false },
 );
 export type SealedKeyContainer = Static<typeof SealedKeyContainer>;
+
+/** The SAE a request comes from, as the edge's mutual TLS identified it (the bus Caller of an SAE). */
+export const SaeCaller = Type.Object(
+  {
+    actor: Type.Object({ kind: Type.Literal('sae'), id: SaeId }, { additionalProperties: false }),
+    certificateSha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+  },
+  { additionalProperties: false },
+);
+export type SaeCaller = Static<typeof SaeCaller>;
+
+/**
+ * enc_keys requests of several SAEs, gathered by an edge from those that arrived together, so that one bus round
+ * trip serves them all. Each is decided, audited and answered exactly as if it had come alone; its data is checked
+ * on its own, so a bad one is answered alone.
+ */
+export const EncKeysBatch = Type.Object(
+  {
+    requests: Type.Array(
+      Type.Object({ caller: SaeCaller, correlation_id: Type.String({ minLength: 1, maxLength: 200 }), data: Type.Unknown() }, { additionalProperties: false }),
+      { minItems: 1, maxItems: 64 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EncKeysBatch = Static<typeof EncKeysBatch>;
+
+/**
+ * The answer to each request of a batch, in order: its keys, its error (a declared error, as the bus carries it),
+ * or `alone` when its keys would make the batch's answer too large for one bus message (the edge then sends it on
+ * its own; nothing was allocated for it).
+ */
+export const EncKeysOutcome = Type.Union([
+  Type.Object({ keys: SealedKeyContainer }, { additionalProperties: false }),
+  Type.Object(
+    { error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Array(Type.Unknown())) }, { additionalProperties: false }) },
+    { additionalProperties: false },
+  ),
+  Type.Object({ alone: Type.Literal(true) }, { additionalProperties: false }),
+]);
+export type EncKeysOutcome = Static<typeof EncKeysOutcome>;
+
+export const EncKeysBatchReply = Type.Object({ results: Type.Array(EncKeysOutcome, { maxItems: 64 }) }, { additionalProperties: false });
+export type EncKeysBatchReply = Static<typeof EncKeysBatchReply>;
+
+/**
+ * An upper bound of the JSON size of a key container of `number` keys of `bits`: key_ID and size per key, the
+ * material sealed (nonce and tag) in base64. What lets a KME keep a batch's answer within one bus message.
+ */
+export function containerBytesBound(number: number, bits: number): number {
+  return 200 + number * 64 + Math.ceil(((number * bits) / 8 + 64) / 3) * 4;
+}

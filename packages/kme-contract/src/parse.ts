@@ -2,7 +2,7 @@ import { replyParser, schemaProblems } from '@vigil/bus';
 import type { Static, TSchema } from 'typebox';
 import Compile from 'typebox/compile';
 import { KmeBadRequestError } from './errors.ts';
-import { DecKeysRequest, EncKeysRequest, SealedKeyContainer, Status, StatusRequest } from './messages.ts';
+import { DecKeysRequest, EncKeysBatch, EncKeysBatchReply, EncKeysRequest, SealedKeyContainer, Status, StatusRequest } from './messages.ts';
 import { PoolLevel, PoolLevelRequest } from './supply.ts';
 import { RemoveSaeRequest, TopologyApplied, TopologyDeclaration } from './topology.ts';
 
@@ -17,6 +17,7 @@ function kmeRequestParser<S extends TSchema>(schema: S): (data: unknown) => Stat
 
 export const parseStatusRequest = kmeRequestParser(StatusRequest);
 export const parseEncKeysRequest = kmeRequestParser(EncKeysRequest);
+export const parseEncKeysBatch = kmeRequestParser(EncKeysBatch);
 export const parseDecKeysRequest = kmeRequestParser(DecKeysRequest);
 export const parsePoolLevelRequest = kmeRequestParser(PoolLevelRequest);
 export const parseTopologyDeclaration = kmeRequestParser(TopologyDeclaration);
@@ -24,6 +25,7 @@ export const parseRemoveSaeRequest = kmeRequestParser(RemoveSaeRequest);
 
 export const parseStatus = replyParser(Status, 'KME status');
 export const parseSealedKeyContainer = replyParser(SealedKeyContainer, 'KME key container');
+export const parseEncKeysBatchReply = replyParser(EncKeysBatchReply, 'KME batch of key containers');
 export const parsePoolLevel = replyParser(PoolLevel, 'KME pool level');
 export const parseTopologyApplied = replyParser(TopologyApplied, 'KME topology');
 export const parseTopologyView = replyParser(TopologyDeclaration, 'KME topology view');

@@ -99,7 +99,8 @@ export const Allocation = Type.Object(allocation, { additionalProperties: false 
 /**
  * On `keyreq.<link>.pool`: the decision that serialises a link's material (expected last subject sequence). The
  * enc_keys requests that arrived while the previous decision was being stored are decided together (group
- * commit), each with its own ranges, in order.
+ * commit), each with its own ranges, in order. It is also the record of their delivery to their masters: a slave
+ * retrieves from it, the request's key_IDs saying which pool event holds them.
  */
 export const KeysAllocated = defineEvent(
   StreamName.KeyRequest,
@@ -115,8 +116,13 @@ export const KeysAllocated = defineEvent(
   ),
 );
 
-// One request's keys, on `keyreq.<link>.req.<request_id>`: delivered, retrieved once per slave, then erased.
+// One request's keys, on `keyreq.<link>.req.<request_id>`: retrieved once per slave, or expired.
 
+/**
+ * A request's keys handed to its master (v1 of the delivery, written before the allocation event came to stand for
+ * it; still read). Requests made since have no event of their own until a slave retrieves their keys: their key_IDs
+ * lead to the allocation event that holds them (see services/kme key-ids).
+ */
 export const KeysDelivered = defineEvent(StreamName.KeyRequest, 'kme.keys.delivered', 1, Type.Object(allocation, { additionalProperties: false }));
 
 export const KeysRetrieved = defineEvent(
@@ -138,7 +144,8 @@ export const BlocksErased = defineEvent(
 
 // Audit of key access and certificate checks, on `audit._platform.<category>`. Never key bytes.
 
-export const KeyAccessGranted = defineEvent(
+/** Key access granted, one record per delivery (v1). Still read: AUDIT keeps every record ever written. */
+export const KeyAccessGrantedV1 = defineEvent(
   StreamName.Audit,
   'audit.kme.key_access_granted',
   1,
@@ -154,6 +161,42 @@ export const KeyAccessGranted = defineEvent(
       slave_SAE_IDs: Type.Array(Id),
       key_IDs: Type.Array(Uuid),
       key_bits: Bits,
+    },
+    { additionalProperties: false },
+  ),
+);
+
+/** One delivery of keys to an SAE: which keys, made for which SAEs, of what size, answering which request. */
+export const KeyDelivery = Type.Object(
+  {
+    master_SAE_ID: Id,
+    slave_SAE_IDs: Type.Array(Id, { minItems: 1 }),
+    key_IDs: Type.Array(Uuid, { minItems: 1 }),
+    key_bits: Bits,
+    /** The correlation id of the request the keys answered (the edge's request log line has the same). */
+    correlation_id: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Keys handed to one SAE (`sae_id`, also the actor) by one KME over one link: the deliveries of one group commit
+ * (enc_keys) or of one request (dec_keys), each with its key_IDs. Never key bytes. A delivery of very many keys
+ * may be listed over several records, so that none outgrows a bus message.
+ */
+export const KeyAccessGranted = defineEvent(
+  StreamName.Audit,
+  'audit.kme.key_access_granted',
+  2,
+  Type.Object(
+    {
+      category: Type.Literal('key_access'),
+      severity: AuditSeverity,
+      operation: Type.Union([Type.Literal('enc_keys'), Type.Literal('dec_keys')]),
+      kme_id: Id,
+      link_id: Id,
+      sae_id: Id,
+      deliveries: Type.Array(KeyDelivery, { minItems: 1 }),
     },
     { additionalProperties: false },
   ),
@@ -205,6 +248,7 @@ export const kmeEvents: readonly EventDefinition[] = [
   KeysRetrieved,
   KeysExpired,
   BlocksErased,
+  KeyAccessGrantedV1,
   KeyAccessGranted,
   KeyAccessRefused,
   CertificateRejected,

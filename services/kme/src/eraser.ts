@@ -2,8 +2,9 @@ import { append, createEvent, followEvents, handleCommand, type Bus, type Follow
 import { derivedId } from '@vigil/crypto';
 import type { Logger } from '@vigil/log';
 import { BlocksErased, StreamName } from '@vigil/schemas';
+import { AllocationReader } from './allocation-reader.ts';
 import { ErasureLedger } from './erasure-ledger.ts';
-import { keyRequestDecider, requestSubject } from './key-request.ts';
+import { keyRequestDeciderFrom, requestSubject } from './key-request.ts';
 
 export interface EraserOptions {
   readonly bus: Bus;
@@ -21,6 +22,7 @@ export class Eraser {
   readonly #bus: Bus;
   readonly #logger: Logger;
   readonly #ledger = new ErasureLedger();
+  readonly #allocations: AllocationReader;
   readonly #intervalMs: number;
   #following: Following | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -30,6 +32,7 @@ export class Eraser {
     this.#bus = options.bus;
     this.#logger = options.logger.child({ component: 'eraser' });
     this.#intervalMs = options.intervalMs ?? 1000;
+    this.#allocations = new AllocationReader(options.bus);
   }
 
   async start(): Promise<void> {
@@ -50,9 +53,10 @@ export class Eraser {
   async sweep(now = Date.now()): Promise<{ expired: number; erased: number }> {
     let expired = 0;
     for (const { linkId, requestId } of this.#ledger.expired(now)) {
+      // The allocation too, so that a request its slaves have all retrieved (the ledger may not know yet) is left alone.
       const result = await handleCommand(this.#bus, {
         subject: requestSubject(linkId, requestId),
-        decider: keyRequestDecider,
+        decider: keyRequestDeciderFrom(await this.#allocations.find(linkId, requestId)),
         command: { kind: 'expire', requestId, now: new Date(now) },
         meta: { actor: { kind: 'service', id: 'kme-eraser' } },
       });

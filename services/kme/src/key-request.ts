@@ -10,9 +10,11 @@ export function requestSubject(linkId: string, requestId: string): string {
 
 export const requestEvents = [KeysDelivered, KeysRetrieved, KeysExpired] as const;
 export type RequestEvent = EventOf<(typeof requestEvents)[number]>;
+/** A request's allocation as its master got it: from its allocation event (or a v1 KeysDelivered event). */
 export type Delivery = DataOf<typeof KeysDelivered>;
 
 export interface KeyRequestState {
+  /** The keys as delivered to the master; absent when no such request was made. */
   readonly delivered?: Delivery;
   /** Key indexes each slave has retrieved. */
   readonly retrieved: ReadonlyMap<string, ReadonlySet<number>>;
@@ -77,3 +79,15 @@ export const keyRequestDecider: Decider<KeyRequestCommand, KeyRequestState, Requ
   evolve: evolveKeyRequest,
   decide: decideKeyRequest,
 };
+
+/**
+ * The request's aggregate starting from its allocation, found in the pool event its id points to: a request's
+ * subject holds no event until a slave retrieves, so the first retrieval (or expiry) is appended expecting
+ * sequence 0 and a concurrent one conflicts, reloads and decides again. A request of v1 brings its KeysDelivered
+ * event on its own subject instead.
+ */
+export function keyRequestDeciderFrom(allocation: Delivery | undefined): Decider<KeyRequestCommand, KeyRequestState, RequestEvent> {
+  if (!allocation) return keyRequestDecider;
+  const initial: KeyRequestState = { ...initialKeyRequest, delivered: allocation };
+  return { ...keyRequestDecider, initialState: () => initial };
+}

@@ -2,24 +2,28 @@ import {
   append,
   ConcurrencyError,
   createEvent,
+  envelope,
   followEvents,
   handleCommand,
   isEventOf,
   isVigilError,
   serve,
+  StreamAppender,
   type Bus,
   type Caller,
   type Following,
   type Served,
 } from '@vigil/bus';
-import type { KekRing } from '@vigil/crypto';
+import { uuidv7, type KekRing } from '@vigil/crypto';
 import {
+  containerBytesBound,
   etsiMessages,
   KmeBadRequestError,
   KmeUnauthorizedError,
   KmeUnavailableError,
   kmeSubjects,
   parseDecKeysRequest,
+  parseEncKeysBatch,
   parseEncKeysRequest,
   parsePoolLevelRequest,
   parseRemoveSaeRequest,
@@ -30,17 +34,22 @@ import {
   type TopologyDeclaration,
   sealForEdge,
   type DecKeysRequest,
+  type EncKeysBatch,
+  type EncKeysBatchReply,
+  type EncKeysOutcome,
   type EncKeysRequest,
   type SealedKeyContainer,
   type StatusRequest,
   type Status,
 } from '@vigil/kme-contract';
 import { ForbiddenError, permissions, platformTenant } from '@vigil/identity-contract';
-import type { Logger } from '@vigil/log';
-import { KeyAccessGranted, KeyAccessRefused, KeysAllocated, KeysDelivered, StreamName } from '@vigil/schemas';
-import { keyIdOf, newRequestId, requestIdOf } from './key-ids.ts';
-import { keyRequestDecider, requestSubject, type Delivery } from './key-request.ts';
-import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, storedKeyCount, type AllocationData, type Cursor, type EncKeysCommand } from './pool.ts';
+import { currentContext, withContext, type Logger } from '@vigil/log';
+import { KeyAccessGranted, KeyAccessRefused, KeysAllocated, StreamName } from '@vigil/schemas';
+import { AllocationReader } from './allocation-reader.ts';
+import { keyAccessRecords, type Handed } from './key-access-records.ts';
+import { keyIdOf, requestIdFor, requestIdOf } from './key-ids.ts';
+import { keyRequestDeciderFrom, requestSubject, type Delivery } from './key-request.ts';
+import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, poolSubject, storedKeyCount, type AllocationData, type Cursor, type EncKeysCommand } from './pool.ts';
 import { BlockReader, SupplyView } from './supply.ts';
 import { changeTopology } from './topology-file.ts';
 import { declarationOf, emptyTopology, evolveTopology, linkBetween, targetKme, topologyEvents, topologySubject, type Link, type Sae, type Topology } from './topology.ts';
@@ -52,14 +61,25 @@ export interface KmeWorkerOptions {
   readonly logger: Logger;
 }
 
+/** An enc_keys request waiting for its link's next group commit; its request id is given when it is decided. */
 interface PendingAllocation {
-  readonly command: EncKeysCommand;
-  resolve(allocation: AllocationData): void;
+  readonly command: Omit<EncKeysCommand, 'requestId'>;
+  /** The request's correlation id, for its audit record. */
+  readonly correlationId: string;
+  resolve(container: SealedKeyContainer): void;
   reject(err: unknown): void;
+}
+
+/** A request of a group commit and the allocation decided for it. */
+interface Allocated {
+  readonly pending: PendingAllocation;
+  readonly allocation: AllocationData;
 }
 
 /** The most enc_keys requests one allocation event decides. */
 const maxAllocationsPerEvent = 256;
+
+const keyAccessSubject = 'audit._platform.key_access';
 
 interface PoolHead {
   readonly seq: number;
@@ -87,6 +107,11 @@ export class KmeWorker {
   readonly #pending = new Map<string, PendingAllocation[]>();
   readonly #draining = new Set<string>();
   readonly #served: Served[] = [];
+  /** Stream sequence of each link's configuration: the anchor of the link's first allocation. */
+  readonly #linkConfiguredAt = new Map<string, number>();
+  readonly #allocations: AllocationReader;
+  /** Audit records: no expected sequence, so one subscription for every acknowledgement. */
+  readonly #appender: StreamAppender;
 
   constructor(options: KmeWorkerOptions) {
     this.#bus = options.bus;
@@ -95,6 +120,8 @@ export class KmeWorker {
     this.#logger = options.logger;
     this.#supply = new SupplyView(options.bus);
     this.#blocks = new BlockReader(options.bus, options.ring);
+    this.#allocations = new AllocationReader(options.bus);
+    this.#appender = new StreamAppender(options.bus);
   }
 
   get topology(): Topology {
@@ -102,14 +129,17 @@ export class KmeWorker {
   }
 
   async start(): Promise<void> {
-    this.#topologyFollowing = await followEvents(this.#bus, topologySubject, ({ event }) => {
-      if (isEventOf(topologyEvents, event)) this.#topology = evolveTopology(this.#topology, event);
+    this.#topologyFollowing = await followEvents(this.#bus, topologySubject, ({ event, seq }) => {
+      if (!isEventOf(topologyEvents, event)) return;
+      this.#topology = evolveTopology(this.#topology, event);
+      if (event.type === 'kme.topology.link_configured') this.#linkConfiguredAt.set(event.data.link_id, seq);
     });
     await this.#topologyFollowing.caughtUp;
     await this.#supply.start();
     this.#served.push(
       serve(this.#bus, { subject: kmeSubjects.status, parse: parseStatusRequest, handle: (r) => this.#audited('status', r.caller, () => this.status(r.caller, r.data)) }),
       serve(this.#bus, { subject: kmeSubjects.encKeys, parse: parseEncKeysRequest, handle: (r) => this.#audited('enc_keys', r.caller, () => this.encKeys(r.caller, r.data)) }),
+      serve(this.#bus, { subject: kmeSubjects.encKeysBatch, parse: parseEncKeysBatch, handle: (r) => this.encKeysBatch(r.data) }),
       serve(this.#bus, { subject: kmeSubjects.decKeys, parse: parseDecKeysRequest, handle: (r) => this.#audited('dec_keys', r.caller, () => this.decKeys(r.caller, r.data)) }),
       serve(this.#bus, { subject: kmeSubjects.poolLevel, parse: parsePoolLevelRequest, handle: (r) => this.poolLevel(r.data.link_id) }),
       serve(this.#bus, {
@@ -135,6 +165,7 @@ export class KmeWorker {
     for (const s of this.#served) await s.stop();
     await this.#supply.stop();
     await this.#topologyFollowing?.stop();
+    await this.#appender.close();
   }
 
   /** The topology as it stands, for a platform administrator. */
@@ -186,11 +217,11 @@ export class KmeWorker {
   async #poolHead(linkId: string, reload = false): Promise<PoolHead> {
     const cached = this.#heads.get(linkId);
     if (cached && !reload) return cached;
-    const last = await this.#bus.jsm.streams.getMessage(this.#bus.names.stream(StreamName.KeyRequest), { last_by_subj: this.#bus.names.subject(`keyreq.${linkId}.pool`) });
+    const last = await this.#bus.jsm.streams.getMessage(this.#bus.names.stream(StreamName.KeyRequest), { last_by_subj: this.#bus.names.subject(poolSubject(linkId)) });
     let head: PoolHead = { seq: 0, cursor: undefined };
     if (last) {
       const event: unknown = last.json();
-      if (!KeysAllocated.is(event)) throw new Error(`keyreq.${linkId}.pool holds an unexpected event`);
+      if (!KeysAllocated.is(event)) throw new Error(`${poolSubject(linkId)} holds an unexpected event`);
       head = { seq: last.seq, cursor: { blockSeq: event.data.next.block_seq, offset: event.data.next.offset } };
     }
     this.#heads.set(linkId, head);
@@ -230,6 +261,43 @@ export class KmeWorker {
   }
 
   async encKeys(caller: Caller | undefined, data: EncKeysRequest): Promise<SealedKeyContainer> {
+    const { link, request } = this.#encKeysRequest(caller, data);
+    return this.#allocate(link, request);
+  }
+
+  /**
+   * enc_keys requests an edge gathered, each answered as if it came alone (its own correlation id, checks, group
+   * commit, audit, refusal record), in one bus message. A request whose keys would not fit in the answer beside the
+   * others' is answered `alone`, before anything is allocated for it.
+   */
+  async encKeysBatch(batch: EncKeysBatch): Promise<EncKeysBatchReply> {
+    // Half of what the server takes in one message, for the answer's envelope and a margin.
+    let room = (this.#bus.nc.info?.max_payload ?? 1024 * 1024) / 2;
+    const results = await Promise.all(
+      batch.requests.map((item) =>
+        withContext({ correlationId: item.correlation_id }, async (): Promise<EncKeysOutcome> => {
+          try {
+            // Checked and sized synchronously, in order, so the room is shared out before any await.
+            return await this.#audited('enc_keys', item.caller, () => {
+              const { link, request } = this.#encKeysRequest(item.caller, parseEncKeysRequest(item.data));
+              const bytes = containerBytesBound(request.command.number, request.command.bits);
+              if (bytes > room) return Promise.resolve<EncKeysOutcome>({ alone: true });
+              room -= bytes;
+              return this.#allocate(link, request).then((keys) => ({ keys }));
+            });
+          } catch (err) {
+            if (isVigilError(err)) return { error: { code: err.code, message: err.message, ...(err.details ? { details: [...err.details] } : {}) } };
+            this.#logger.error({ err }, 'enc_keys of a batch failed');
+            return { error: { code: 'VGL_INTERNAL', message: 'internal error' } };
+          }
+        }),
+      ),
+    );
+    return { results };
+  }
+
+  /** An enc_keys request checked against the topology and the link's limits (ETSI 014 clause 6.2), ready to allocate. */
+  #encKeysRequest(caller: Caller | undefined, data: EncKeysRequest): { link: Link; request: Pick<PendingAllocation, 'command' | 'correlationId'> } {
     const master = this.#identify(caller);
     const { slave, link } = this.#linkFor(master, data.slave_SAE_ID);
     const checked = checkKeyRequest(link, {
@@ -246,26 +314,23 @@ export class KmeWorker {
       if (!sae) throw new KmeBadRequestError(`additional slave SAE ${extra} is not known`);
       if (sae.kmeId !== slave.kmeId) throw new KmeBadRequestError(`additional slave SAE ${extra} is not attached to KME ${slave.kmeId}`);
     }
-    const delivery = await this.#allocate(link, {
-      requestId: newRequestId(),
-      kmeId: master.kmeId,
-      master: master.id,
-      slaves: checked.slaves,
-      number: checked.number,
-      bits: checked.bits,
-      expiresAt: new Date(Date.now() + this.#ttlMs).toISOString(),
-    });
-    await append(this.#bus, requestSubject(link.id, delivery.request_id), createEvent(KeysDelivered, delivery, { actor: { kind: 'sae', id: master.id } }));
-    const container = this.#seal(await this.#cut(delivery, Array.from({ length: delivery.key_count }, (_, i) => i)));
-    await this.#auditGranted('enc_keys', master.id, link, delivery, container.keys.map((k) => k.key_ID));
-    return container;
+    return {
+      link,
+      request: {
+        command: { kmeId: master.kmeId, master: master.id, slaves: checked.slaves, number: checked.number, bits: checked.bits, expiresAt: new Date(Date.now() + this.#ttlMs).toISOString() },
+        correlationId: currentContext()?.correlationId ?? uuidv7(),
+      },
+    };
   }
 
-  /** Queues a command for its link's next group commit and resolves with its allocation. */
-  #allocate(link: Link, command: EncKeysCommand): Promise<AllocationData> {
+  /**
+   * Queues a request for its link's next group commit; resolves with its keys once they are allocated, sealed for the
+   * edge and audited.
+   */
+  #allocate(link: Link, request: Pick<PendingAllocation, 'command' | 'correlationId'>): Promise<SealedKeyContainer> {
     return new Promise((resolve, reject) => {
       const queue = this.#pending.get(link.id) ?? [];
-      queue.push({ command, resolve, reject });
+      queue.push({ ...request, resolve, reject });
       this.#pending.set(link.id, queue);
       if (!this.#draining.has(link.id)) void this.#drain(link);
     });
@@ -274,7 +339,8 @@ export class KmeWorker {
   /**
    * Group commit: while one allocation event is being stored, the requests that arrive wait and are then decided
    * together in the next event. One link's material is thus decided one event at a time by this process, and
-   * across processes by the expected sequence of the pool subject.
+   * across processes by the expected sequence of the pool subject. Cutting, sealing and auditing the keys of one
+   * event overlaps with deciding the next.
    */
   async #drain(link: Link): Promise<void> {
     this.#draining.add(link.id);
@@ -283,11 +349,14 @@ export class KmeWorker {
         const queue = this.#pending.get(link.id) ?? [];
         if (queue.length === 0) break;
         const batch = queue.splice(0, maxAllocationsPerEvent);
+        let allocated: Allocated[];
         try {
-          await this.#commit(link, batch);
+          allocated = await this.#commit(link, batch);
         } catch (err) {
           for (const p of batch) p.reject(err);
+          continue;
         }
+        void this.#deliver(link, allocated);
       }
     } finally {
       this.#draining.delete(link.id);
@@ -295,37 +364,74 @@ export class KmeWorker {
     }
   }
 
-  async #commit(link: Link, batch: readonly PendingAllocation[]): Promise<void> {
+  /**
+   * Decides and stores one allocation event; refuses the requests the pool cannot serve. Each attempt names its
+   * requests after the pool sequence it expects (see key-ids.ts), so a slave's key_ID leads to this event.
+   */
+  async #commit(link: Link, batch: readonly PendingAllocation[]): Promise<Allocated[]> {
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
       const head = await this.#poolHead(link.id, attempt > 1);
-      let decision = decideAllocations(batch.map((p) => p.command), this.#supply.blocks(link.id), head.cursor);
+      const anchor = head.seq > 0 ? head.seq : this.#linkConfiguredAt.get(link.id);
+      if (anchor === undefined) throw new Error(`link ${link.id} has no configuration event`);
+      const now = Date.now();
+      const commands = batch.map((p, position) => ({ ...p.command, requestId: requestIdFor(anchor, position, now) }));
+      let decision = decideAllocations(commands, this.#supply.blocks(link.id), head.cursor);
       if (decision.refused.size > 0 && !refreshed) {
         // The view may be a moment behind the simulator: look once more before saying "unavailable".
         refreshed = true;
         await this.#supply.refresh(link.id).catch(() => {});
-        decision = decideAllocations(batch.map((p) => p.command), this.#supply.blocks(link.id), head.cursor);
+        decision = decideAllocations(commands, this.#supply.blocks(link.id), head.cursor);
       }
       if (decision.draft) {
-        const event = createEvent(KeysAllocated, decision.draft.data, { actor: { kind: 'service', id: 'kme' } });
+        // Validated once, by append.
+        const event = envelope(decision.draft, { actor: { kind: 'service', id: 'kme' } });
         try {
-          const appended = await append(this.#bus, `keyreq.${link.id}.pool`, event, { expectedLastSubjectSequence: head.seq });
+          const appended = await append(this.#bus, poolSubject(link.id), event, { expectedLastSubjectSequence: head.seq });
           const next = decision.draft.data.next;
           this.#heads.set(link.id, { seq: appended.seq, cursor: { blockSeq: next.block_seq, offset: next.offset } });
           this.#supply.prune(link.id, next.block_seq);
+          this.#allocations.remember(link.id, anchor, decision.draft.data.allocations);
         } catch (err) {
           if (err instanceof ConcurrencyError && attempt < 50) continue;
           throw err;
         }
       }
       const byId = new Map((decision.draft?.data.allocations ?? []).map((a) => [a.request_id, a]));
-      for (const p of batch) {
-        const allocation = byId.get(p.command.requestId);
-        if (allocation) p.resolve(allocation);
-        else p.reject(decision.refused.get(p.command.requestId) ?? new KmeUnavailableError('keys are not available'));
-      }
+      const allocated: Allocated[] = [];
+      batch.forEach((pending, position) => {
+        const requestId = commands[position]?.requestId ?? '';
+        const allocation = byId.get(requestId);
+        if (allocation) allocated.push({ pending, allocation });
+        else pending.reject(decision.refused.get(requestId) ?? new KmeUnavailableError('keys are not available'));
+      });
+      return allocated;
+    }
+  }
+
+  /**
+   * Hands the keys of one allocation event to their masters: each block opened once for all of them, each request's
+   * keys sealed in its own container, the deliveries audited (never key bytes) — and only then answered.
+   */
+  async #deliver(link: Link, allocated: readonly Allocated[]): Promise<void> {
+    if (allocated.length === 0) return;
+    let sealed: (Allocated & { readonly container: SealedKeyContainer })[];
+    try {
+      // Each request's keys are sealed (and their clear copies zeroed) as soon as they are cut.
+      sealed = await this.#withBlocks(
+        allocated.map((a) => a.allocation),
+        (cut) => allocated.map((a) => ({ ...a, container: this.#seal(cut(a.allocation, allIndexes(a.allocation.key_count))) })),
+      );
+      await this.#auditGranted(
+        'enc_keys',
+        link,
+        sealed.map((s) => ({ saeId: s.allocation.master_SAE_ID, delivery: s.allocation, keyIds: s.container.keys.map((k) => k.key_ID), correlationId: s.pending.correlationId })),
+      );
+    } catch (err) {
+      for (const a of allocated) a.pending.reject(err);
       return;
     }
+    for (const s of sealed) s.pending.resolve(s.container);
   }
 
   async decKeys(caller: Caller | undefined, data: DecKeysRequest): Promise<SealedKeyContainer> {
@@ -342,22 +448,41 @@ export class KmeWorker {
       list.push(index);
       groups.set(requestId, list);
     }
-    const keys: { key_ID: string; material: Buffer }[] = [];
-    const deliveries: Delivery[] = [];
+    const retrieved: { delivery: Delivery; indexes: number[] }[] = [];
     for (const [requestId, indexes] of groups) {
       const result = await handleCommand(this.#bus, {
         subject: requestSubject(link.id, requestId),
-        decider: keyRequestDecider,
+        decider: keyRequestDeciderFrom(await this.#allocations.find(link.id, requestId)),
         command: { kind: 'retrieve', master: master.id, slave: slave.id, indexes },
         meta: { actor: { kind: 'sae', id: slave.id } },
       });
       const delivery = result.state.delivered;
       if (!delivery) throw new KmeBadRequestError(etsiMessages.keysNotFound);
-      deliveries.push(delivery);
-      keys.push(...(await this.#cut(delivery, indexes)));
+      retrieved.push({ delivery, indexes });
     }
-    for (const d of deliveries) {
-      await this.#auditGranted('dec_keys', slave.id, link, d, keys.flatMap((k) => (requestIdOf(k.key_ID).requestId === d.request_id ? [k.key_ID] : [])));
+    const keys = await this.#withBlocks(
+      retrieved.map((r) => r.delivery),
+      (cut) => {
+        const cutKeys: { key_ID: string; material: Buffer }[] = [];
+        try {
+          for (const r of retrieved) cutKeys.push(...cut(r.delivery, r.indexes));
+          return cutKeys;
+        } catch (err) {
+          for (const k of cutKeys) k.material.fill(0);
+          throw err;
+        }
+      },
+    );
+    try {
+      const correlationId = currentContext()?.correlationId ?? uuidv7();
+      await this.#auditGranted(
+        'dec_keys',
+        link,
+        retrieved.map((r) => ({ saeId: slave.id, delivery: r.delivery, keyIds: r.indexes.map((i) => keyIdOf(r.delivery.request_id, i)), correlationId })),
+      );
+    } catch (err) {
+      for (const k of keys) k.material.fill(0);
+      throw err;
     }
     // Keys come back in the order they were asked for.
     const order = new Map(data.key_IDs.map((id, i) => [id.toLowerCase(), i]));
@@ -365,18 +490,19 @@ export class KmeWorker {
     return this.#seal(keys);
   }
 
-  /** Opens the blocks a delivery draws on and cuts the asked keys (the caller seals and zeroes them). */
-  async #cut(delivery: Delivery, indexes: readonly number[]): Promise<{ key_ID: string; material: Buffer }[]> {
-    const blocks = await this.#blocks.open(delivery.ranges.map((r) => r.block_seq));
+  /**
+   * Opens the blocks the deliveries draw on, each once, and runs `use` with what cuts keys from them (the caller
+   * seals and zeroes the keys); the opened blocks are zeroed when `use` returns.
+   */
+  async #withBlocks<T>(deliveries: readonly Delivery[], use: (cut: (delivery: Delivery, indexes: readonly number[]) => { key_ID: string; material: Buffer }[]) => T): Promise<T> {
+    const blocks = await this.#blocks.open(deliveries.flatMap((d) => d.ranges.map((r) => r.block_seq)));
+    const blockAt = (seq: number) => {
+      const b = blocks.get(seq);
+      if (!b) throw new Error(`block ${seq} missing`);
+      return b;
+    };
     try {
-      return indexes.map((i) => ({
-        key_ID: keyIdOf(delivery.request_id, i),
-        material: keyMaterial(delivery.ranges, delivery.key_bits, i, (seq) => {
-          const b = blocks.get(seq);
-          if (!b) throw new Error(`block ${seq} missing`);
-          return b;
-        }),
-      }));
+      return use((delivery, indexes) => indexes.map((i) => ({ key_ID: keyIdOf(delivery.request_id, i), material: keyMaterial(delivery.ranges, delivery.key_bits, i, blockAt) })));
     } finally {
       for (const b of blocks.values()) b.fill(0);
     }
@@ -391,24 +517,29 @@ export class KmeWorker {
     }
   }
 
-  async #auditGranted(operation: 'enc_keys' | 'dec_keys', saeId: string, link: Link, delivery: Delivery, keyIds: readonly string[]): Promise<void> {
-    const event = createEvent(
-      KeyAccessGranted,
-      {
-        category: 'key_access',
-        severity: 'info',
-        operation,
-        kme_id: this.#topology.saes.get(saeId)?.kmeId ?? delivery.kme_id,
-        link_id: link.id,
-        sae_id: saeId,
-        master_SAE_ID: delivery.master_SAE_ID,
-        slave_SAE_IDs: delivery.slave_SAE_IDs,
-        key_IDs: [...keyIds],
-        key_bits: delivery.key_bits,
-      },
-      { actor: { kind: 'sae', id: saeId } },
-    );
-    await append(this.#bus, 'audit._platform.key_access', event);
+  /**
+   * Records keys handed out on AUDIT: one record per SAE that got keys (its actor), listing each delivery with its
+   * key_IDs, slaves and size; never key bytes. A group commit's deliveries share records, so auditing costs one
+   * append per commit and SAE rather than one per request.
+   */
+  async #auditGranted(operation: 'enc_keys' | 'dec_keys', link: Link, handed: readonly Handed[]): Promise<void> {
+    const appends: Promise<unknown>[] = [];
+    for (const [saeId, records] of keyAccessRecords(handed)) {
+      // The SAE's own KME (a slave's is the far end of the link).
+      const kmeId = this.#topology.saes.get(saeId)?.kmeId ?? handed.find((h) => h.saeId === saeId)?.delivery.kme_id ?? 'unknown';
+      for (const deliveries of records) {
+        const first = deliveries[0];
+        if (!first) continue;
+        // Validated by createEvent; the appender sends it as it is.
+        const event = createEvent(
+          KeyAccessGranted,
+          { category: 'key_access', severity: 'info', operation, kme_id: kmeId, link_id: link.id, sae_id: saeId, deliveries },
+          { actor: { kind: 'sae', id: saeId }, correlationId: first.correlation_id },
+        );
+        appends.push(this.#appender.append(keyAccessSubject, event));
+      }
+    }
+    await Promise.all(appends);
   }
 
   /** Runs an operation; a refusal is reported on AUDIT (never with key bytes) before it reaches the caller. */
@@ -422,9 +553,15 @@ export class KmeWorker {
           { category: 'key_access', severity: err.statusCode === 401 ? 'warning' : 'notice', operation, sae_id: caller?.actor.id ?? 'unknown', status: err.statusCode, message: err.message.slice(0, 500) },
           { actor: caller?.actor ?? { kind: 'system', id: 'kme' } },
         );
-        await append(this.#bus, 'audit._platform.key_access', event).catch((e: unknown) => this.#logger.error({ err: e }, 'could not audit a refusal'));
+        await this.#appender.append(keyAccessSubject, event).catch((e: unknown) => this.#logger.error({ err: e }, 'could not audit a refusal'));
       }
       throw err;
     }
   }
+}
+
+function allIndexes(count: number): number[] {
+  const indexes: number[] = [];
+  for (let i = 0; i < count; i++) indexes.push(i);
+  return indexes;
 }

@@ -3,6 +3,11 @@ import { etsiMessages, KmeBadRequestError, KmeUnavailableError } from '@vigil/km
 import type { DataOf, KeysAllocated } from '@vigil/schemas';
 import type { Link } from './topology.ts';
 
+/** The subject of a link's allocations: one event per group commit, appended with the expected last sequence. */
+export function poolSubject(linkId: string): string {
+  return `keyreq.${linkId}.pool`;
+}
+
 /** A block of key material on KEY_SUPPLY, as the pool sees it: where it is and how big. */
 export interface SupplyBlock {
   readonly seq: number;

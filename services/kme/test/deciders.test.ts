@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { etsiMessages, KmeBadRequestError, KmeUnauthorizedError, KmeUnavailableError } from '@vigil/kme-contract';
 import fc from 'fast-check';
-import { keyIdOf, newRequestId, requestIdOf } from '../src/key-ids.ts';
-import { decideKeyRequest, evolveKeyRequest, initialKeyRequest, isSpent, type Delivery, type RequestEvent } from '../src/key-request.ts';
+import { keyAccessRecords, type Handed } from '../src/key-access-records.ts';
+import { anchorOf, keyIdOf, maxAnchor, requestIdFor, requestIdOf } from '../src/key-ids.ts';
+import { decideKeyRequest, evolveKeyRequest, initialKeyRequest, isSpent, keyRequestDeciderFrom, type Delivery, type RequestEvent } from '../src/key-request.ts';
 import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, type EncKeysCommand, type SupplyBlock } from '../src/pool.ts';
 
 /** One command's allocation: its ranges and the cursor after it, or the refusal. */
@@ -67,7 +68,7 @@ describe('allocation', () => {
     { seq: 7, bytes: 50 },
     { seq: 9, bytes: 1000 },
   ];
-  const command = { requestId: newRequestId(), kmeId: 'KME_A', master: 'SAE_A', slaves: ['SAE_B'], number: 4, bits: 256, expiresAt: new Date().toISOString() };
+  const command = { requestId: requestIdFor(7, 0), kmeId: 'KME_A', master: 'SAE_A', slaves: ['SAE_B'], number: 4, bits: 256, expiresAt: new Date().toISOString() };
 
   test('given fresh supply, when keys are requested, then material is taken in order across blocks', () => {
     const draft = decideAllocation(command, link, blocks, undefined);
@@ -111,7 +112,7 @@ describe('allocation', () => {
   });
 
   test('a group commit decides several requests in order; one too large is refused alone', () => {
-    const commands = [4, 1000, 2].map((number) => ({ ...command, requestId: newRequestId(), number }));
+    const commands = [4, 1000, 2].map((number, position) => ({ ...command, requestId: requestIdFor(7, position), number }));
     const decision = decideAllocations(commands, blocks, undefined);
     assert.deepEqual(
       decision.draft?.data.allocations.map((a) => a.key_count),
@@ -143,7 +144,7 @@ describe('allocation', () => {
 });
 
 describe('one request\'s keys', () => {
-  const requestId = newRequestId();
+  const requestId = requestIdFor(7, 0);
   const delivered: Delivery = {
     request_id: requestId,
     kme_id: 'KME_A',
@@ -193,17 +194,100 @@ describe('one request\'s keys', () => {
     assert.equal(isSpent(state), true);
     assert.deepEqual(decideKeyRequest({ kind: 'expire', requestId, now: new Date() }, state), []);
   });
+
+  describe('delivered by its allocation event (no event on the request subject)', () => {
+    const decider = keyRequestDeciderFrom(delivered);
+    const from = (...events: RequestEvent[]) => events.reduce(decider.evolve, decider.initialState());
+    const retrieve = (slave: string, indexes: number[]) => ({ kind: 'retrieve' as const, master: 'SAE_A', slave, indexes });
+
+    test('given only the allocation, when the slave retrieves, then retrieved', () => {
+      assert.deepEqual(decider.decide(retrieve('SAE_B', [1]), from()), [{ type: 'kme.keys.retrieved', v: 1, data: { slave_SAE_ID: 'SAE_B', key_IDs: [keyIdOf(requestId, 1)] } }]);
+    });
+
+    test('given the allocation and a retrieval, when the slave asks again, then not found; a third SAE is 401', () => {
+      const retrieved: RequestEvent = { ...envelope, type: 'kme.keys.retrieved', v: 1, data: { slave_SAE_ID: 'SAE_B', key_IDs: [keyIdOf(requestId, 0), keyIdOf(requestId, 1)] } };
+      assert.throws(() => decider.decide(retrieve('SAE_B', [0]), from(retrieved)), (e: unknown) => e instanceof KmeBadRequestError && e.message === etsiMessages.keysNotFound);
+      assert.throws(() => decider.decide(retrieve('SAE_X', [0]), from()), KmeUnauthorizedError);
+    });
+
+    test('given every slave has every key, expiry decides nothing; given none, it expires', () => {
+      const all = (slave: string): RequestEvent => ({ ...envelope, type: 'kme.keys.retrieved', v: 1, data: { slave_SAE_ID: slave, key_IDs: [keyIdOf(requestId, 0), keyIdOf(requestId, 1)] } });
+      assert.deepEqual(decider.decide({ kind: 'expire', requestId, now: new Date() }, from(all('SAE_B'), all('SAE_C'))), []);
+      assert.deepEqual(decider.decide({ kind: 'expire', requestId, now: new Date() }, from()), [{ type: 'kme.keys.expired', v: 1, data: { request_id: requestId } }]);
+    });
+
+    test('without an allocation (none found), nothing is retrievable', () => {
+      const none = keyRequestDeciderFrom(undefined);
+      assert.throws(() => none.decide(retrieve('SAE_B', [0]), none.initialState()), (e: unknown) => e instanceof KmeBadRequestError && e.message === etsiMessages.keysNotFound);
+    });
+  });
+});
+
+describe('audit records of keys handed out', () => {
+  const delivery = (request: string, count: number): Delivery => ({
+    request_id: request,
+    kme_id: 'KME_A',
+    master_SAE_ID: 'SAE_A',
+    slave_SAE_IDs: ['SAE_B'],
+    key_count: count,
+    key_bits: 256,
+    ranges: [{ block_seq: 1, offset: 0, length: 32 * count }],
+    expires_at: new Date().toISOString(),
+  });
+  const handed = (sae: string, request: string, count: number): Handed => ({ saeId: sae, delivery: delivery(request, count), keyIds: Array.from({ length: count }, (_, i) => keyIdOf(request, i)), correlationId: `c-${request}` });
+
+  test('each key_ID handed out is listed exactly once, by the SAE that got it, within the size limit', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ sae: fc.constantFrom('SAE_A', 'SAE_Z'), count: fc.integer({ min: 1, max: 40 }) }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 50 }), (requests, limit) => {
+        const list = requests.map((r, position) => handed(r.sae, requestIdFor(11, position), r.count));
+        const records = keyAccessRecords(list, limit);
+        for (const sae of ['SAE_A', 'SAE_Z']) {
+          const mine = records.get(sae) ?? [];
+          const listed = mine.flat().flatMap((d) => d.key_IDs);
+          assert.deepEqual(listed, list.filter((h) => h.saeId === sae).flatMap((h) => h.keyIds), `${sae}: every key once, in order`);
+          for (const record of mine) {
+            assert.ok(record.length > 0);
+            assert.ok(record.reduce((n, d) => n + d.key_IDs.length, 0) <= limit);
+          }
+          for (const d of mine.flat()) assert.equal(d.correlation_id, `c-${requestIdOf(d.key_IDs[0] ?? '').requestId}`, 'each delivery names its request');
+        }
+      }),
+    );
+  });
+
+  test('a group commit of single keys for one SAE is one record', () => {
+    const records = keyAccessRecords([0, 1, 2].map((p) => handed('SAE_A', requestIdFor(11, p), 1)));
+    assert.equal(records.get('SAE_A')?.length, 1);
+    assert.deepEqual(records.get('SAE_A')?.[0]?.map((d) => d.key_IDs.length), [1, 1, 1]);
+  });
 });
 
 describe('key ids', () => {
-  test('carry their request and index, and are valid UUIDs', () => {
-    const r = newRequestId();
+  test('carry their request and index, and are valid UUIDv7s', () => {
+    const r = requestIdFor(123_456, 17);
     for (const i of [0, 1, 255, 65_535]) {
       const id = keyIdOf(r, i);
       assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.deepEqual(requestIdOf(id), { requestId: r, index: i });
     }
     assert.throws(() => keyIdOf(r, 65_536), RangeError);
+  });
+
+  test('a request id holds its anchor and position: distinct for every (anchor, position), in any millisecond', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: maxAnchor }), fc.integer({ min: 0, max: 4095 }), fc.integer({ min: 0, max: 2 ** 48 - 1 }), (anchor, position, now) => {
+        const id = requestIdFor(anchor, position, now);
+        assert.equal(anchorOf(id), anchor);
+        assert.equal(anchorOf(keyIdOf(id, 9).toUpperCase()), anchor, 'from any key_ID of it, in any case');
+        assert.notEqual(requestIdFor(anchor, position === 0 ? 1 : position - 1, now), id);
+        assert.notEqual(requestIdFor(anchor === 1 ? 2 : anchor - 1, position, now), id);
+        assert.equal(id.slice(0, 13).replace('-', ''), now.toString(16).padStart(12, '0'), 'time-ordered like any UUIDv7');
+      }),
+    );
+    assert.throws(() => requestIdFor(0, 0), RangeError);
+    assert.throws(() => requestIdFor(maxAnchor + 1, 0), RangeError);
+    assert.throws(() => requestIdFor(1, 4096), RangeError);
+    assert.equal(anchorOf('01890a5d-ac96-774b-bcce-b302099a0000'), 0, 'an id of another layout has none');
   });
 });
 

@@ -1,10 +1,11 @@
 import type { Server } from 'node:https';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { request, type Bus, type Caller } from '@vigil/bus';
+import { request, type Bus } from '@vigil/bus';
 import type { KekRing } from '@vigil/crypto';
-import { kmeSubjects, openAtEdge, SealedKeyContainer, type DecKeysRequest, type EncKeysRequest } from '@vigil/kme-contract';
+import { kmeSubjects, openAtEdge, SealedKeyContainer, type DecKeysRequest, type SaeCaller } from '@vigil/kme-contract';
 import type { TSchema, Static } from 'typebox';
 import Compile from 'typebox/compile';
+import { EncKeysBatcher } from './enc-keys-batcher.ts';
 import { etsiErrorResponses } from './etsi-errors.ts';
 import {
   DecKeysQuery,
@@ -47,17 +48,16 @@ const keyContainerResponses = { 200: KeyContainer, ...etsiErrorResponses };
 /** ETSI GS QKD 014 Table 2, to the letter: Get status, Get key (POST or GET), Get key with key IDs (POST or GET). */
 export const etsiRoutes: FastifyPluginAsyncTypebox<EtsiRouteOptions, Server> = async (app, options) => {
   const { bus, ring, identities, timeoutMs } = options;
-  const callerOf = (socket: unknown): Caller => identities.callerOf(socket);
+  const callerOf = (socket: unknown): SaeCaller => identities.callerOf(socket);
+  const batcher = new EncKeysBatcher(bus, timeoutMs);
 
   // Every method needs an SAE; a connection without one is refused before its body is even parsed.
   app.addHook('onRequest', async (req) => {
     callerOf(req.raw.socket);
   });
 
-  const keys = async (subject: string, data: EncKeysRequest | DecKeysRequest, caller: Caller) => {
-    const container = await request(bus, subject, data, { caller, timeoutMs, parse: parseContainer });
-    return openAtEdge(ring, container);
-  };
+  const decKeys = async (data: DecKeysRequest, caller: SaeCaller) => openAtEdge(ring, await request(bus, kmeSubjects.decKeys, data, { caller, timeoutMs, parse: parseContainer }));
+  const bodyBytes = (headers: { 'content-length'?: string }) => Number(headers['content-length'] ?? 0) || 0;
 
   // An absent Key request or Key IDs body is the empty one (clause 6.2: "may be empty"); its schema then decides.
   const emptyBodyIsEmptyObject = async (req: { body: unknown }) => {
@@ -73,24 +73,24 @@ export const etsiRoutes: FastifyPluginAsyncTypebox<EtsiRouteOptions, Server> = a
   app.post(
     '/api/v1/keys/:slave_SAE_ID/enc_keys',
     { preValidation: emptyBodyIsEmptyObject, schema: { summary: 'Get key', tags, params: SlaveParams, body: KeyRequest, response: keyContainerResponses } },
-    async (req) => keys(kmeSubjects.encKeys, encKeysFromBody(req.params.slave_SAE_ID, req.body), callerOf(req.raw.socket)),
+    async (req) => openAtEdge(ring, await batcher.keys(callerOf(req.raw.socket), encKeysFromBody(req.params.slave_SAE_ID, req.body), bodyBytes(req.headers))),
   );
 
   app.get(
     '/api/v1/keys/:slave_SAE_ID/enc_keys',
     { schema: { summary: 'Get key (simple request)', tags, params: SlaveParams, querystring: EncKeysQuery, response: keyContainerResponses } },
-    async (req) => keys(kmeSubjects.encKeys, encKeysFromQuery(req.params.slave_SAE_ID, req.query), callerOf(req.raw.socket)),
+    async (req) => openAtEdge(ring, await batcher.keys(callerOf(req.raw.socket), encKeysFromQuery(req.params.slave_SAE_ID, req.query), 0)),
   );
 
   app.post(
     '/api/v1/keys/:master_SAE_ID/dec_keys',
     { preValidation: emptyBodyIsEmptyObject, schema: { summary: 'Get key with key IDs', tags, params: MasterParams, body: KeyIds, response: keyContainerResponses } },
-    async (req) => keys(kmeSubjects.decKeys, decKeysFromBody(req.params.master_SAE_ID, req.body), callerOf(req.raw.socket)),
+    async (req) => decKeys(decKeysFromBody(req.params.master_SAE_ID, req.body), callerOf(req.raw.socket)),
   );
 
   app.get(
     '/api/v1/keys/:master_SAE_ID/dec_keys',
     { schema: { summary: 'Get key with key IDs (one key)', tags, params: MasterParams, querystring: DecKeysQuery, response: keyContainerResponses } },
-    async (req) => keys(kmeSubjects.decKeys, { master_SAE_ID: req.params.master_SAE_ID, key_IDs: [req.query.key_ID] }, callerOf(req.raw.socket)),
+    async (req) => decKeys({ master_SAE_ID: req.params.master_SAE_ID, key_IDs: [req.query.key_ID] }, callerOf(req.raw.socket)),
   );
 };

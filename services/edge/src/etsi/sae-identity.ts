@@ -1,7 +1,6 @@
 import { TLSSocket } from 'node:tls';
-import type { Caller } from '@vigil/bus';
 import type { Config } from '@vigil/config';
-import { KmeUnauthorizedError, SaeId } from '@vigil/kme-contract';
+import { KmeUnauthorizedError, SaeId, type SaeCaller } from '@vigil/kme-contract';
 import { certificateNames, certificateSha256, type CertificateNames } from '@vigil/pki';
 import Compile from 'typebox/compile';
 import type { CertificateRefusal } from './refusal-reporter.ts';
@@ -10,7 +9,7 @@ export type SaeIdSource = Config['VIGIL_SAE_ID_FROM'];
 
 /** Who a connection is: the SAE_ID its certificate carries, and that certificate's SHA-256. */
 export type ConnectionIdentity =
-  | { readonly ok: true; readonly caller: Caller }
+  | { readonly ok: true; readonly caller: SaeCaller }
   | { readonly ok: false; readonly message: string; readonly refusal: CertificateRefusal };
 
 const isSaeId = Compile(SaeId);
@@ -63,7 +62,7 @@ export class ConnectionIdentities {
     this.#onRefused = onRefused;
   }
 
-  callerOf(socket: unknown): Caller {
+  callerOf(socket: unknown): SaeCaller {
     if (!(socket instanceof TLSSocket) || !socket.authorized) throw new KmeUnauthorizedError('a verified client certificate is required');
     let identity = this.#known.get(socket);
     if (!identity) {
