@@ -1,8 +1,9 @@
-import { followEvents, type Bus, type FollowedEvent, type Following } from '@vigil/bus';
+import type { Bus, FollowedEvent } from '@vigil/bus';
 import { digestsEqual, sha256Hex } from '@vigil/crypto';
 import { apiKeyEventsFilter, apiKeyIdOf } from '@vigil/identity-contract';
 import type { Logger } from '@vigil/log';
 import { ApiKeyCreated, ApiKeyRevoked } from '@vigil/schemas';
+import { EdgeFeed } from './edge-feed.ts';
 import type { ApiKeyPrincipal } from './principal.ts';
 
 export interface ApiKeyDirectoryOptions {
@@ -28,16 +29,13 @@ const noSuchKey = sha256Hex('vigil: no such API key');
  * reaches every edge within milliseconds. Only SHA-256 digests of keys are held, compared in constant time.
  */
 export class ApiKeyDirectory {
-  readonly #options: ApiKeyDirectoryOptions;
   readonly #keys = new Map<string, KnownKey>();
   readonly #waiters = new Map<string, Set<() => void>>();
-  #following: Following | undefined;
-  #loop: Promise<void> | undefined;
+  readonly #feed: EdgeFeed;
   #sweeper: NodeJS.Timeout | undefined;
-  #stopped = false;
 
   constructor(options: ApiKeyDirectoryOptions) {
-    this.#options = options;
+    this.#feed = new EdgeFeed({ ...options, filter: apiKeyEventsFilter, what: 'API keys', onEvent: (e) => this.#apply(e) });
   }
 
   /**
@@ -47,35 +45,12 @@ export class ApiKeyDirectory {
   async start(maxWaitMs = 3000): Promise<void> {
     this.#sweeper = setInterval(() => this.#sweep(Date.now()), 60_000);
     this.#sweeper.unref();
-    let markCaughtUp: () => void = () => {};
-    const caughtUp = new Promise<void>((resolve) => {
-      markCaughtUp = resolve;
-    });
-    this.#loop = this.#follow(markCaughtUp);
-    await Promise.race([caughtUp, new Promise((r) => setTimeout(r, maxWaitMs).unref())]);
-  }
-
-  async #follow(markCaughtUp: () => void): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        const following = await followEvents(this.#options.bus, apiKeyEventsFilter, (e) => this.#apply(e));
-        this.#following = following;
-        if (this.#stopped) await following.stop();
-        else void following.caughtUp.then(markCaughtUp);
-        return;
-      } catch (err) {
-        if (this.#stopped) return;
-        this.#options.logger.warn({ err }, 'cannot follow API keys yet; retrying');
-        await new Promise((r) => setTimeout(r, 2000).unref());
-      }
-    }
+    await this.#feed.start(maxWaitMs);
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
     clearInterval(this.#sweeper);
-    await this.#loop;
-    await this.#following?.stop();
+    await this.#feed.stop();
   }
 
   #apply({ event, subject }: FollowedEvent): void {

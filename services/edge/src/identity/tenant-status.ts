@@ -1,7 +1,8 @@
-import { followEvents, type Bus, type FollowedEvent, type Following } from '@vigil/bus';
+import type { Bus, FollowedEvent } from '@vigil/bus';
 import { tenantEventsFilter } from '@vigil/identity-contract';
 import type { Logger } from '@vigil/log';
 import { TenantReactivated, TenantSuspended } from '@vigil/schemas';
+import { EdgeFeed } from './edge-feed.ts';
 
 export interface TenantStatusOptions {
   readonly bus: Bus;
@@ -26,14 +27,11 @@ interface KnownTenant {
  * last suspension, until they expire.
  */
 export class TenantStatus {
-  readonly #options: TenantStatusOptions;
   readonly #tenants = new Map<string, KnownTenant>();
-  #following: Following | undefined;
-  #loop: Promise<void> | undefined;
-  #stopped = false;
+  readonly #feed: EdgeFeed;
 
   constructor(options: TenantStatusOptions) {
-    this.#options = options;
+    this.#feed = new EdgeFeed({ ...options, filter: tenantEventsFilter, what: 'tenant suspensions', onEvent: (e) => this.#apply(e) });
   }
 
   /**
@@ -41,34 +39,11 @@ export class TenantStatus {
    * stream yet (an edge that starts before any worker made it), it keeps trying in the background.
    */
   async start(maxWaitMs = 3000): Promise<void> {
-    let markCaughtUp: () => void = () => {};
-    const caughtUp = new Promise<void>((resolve) => {
-      markCaughtUp = resolve;
-    });
-    this.#loop = this.#follow(markCaughtUp);
-    await Promise.race([caughtUp, new Promise((r) => setTimeout(r, maxWaitMs).unref())]);
-  }
-
-  async #follow(markCaughtUp: () => void): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        const following = await followEvents(this.#options.bus, tenantEventsFilter, (e) => this.#apply(e));
-        this.#following = following;
-        if (this.#stopped) await following.stop();
-        else void following.caughtUp.then(markCaughtUp);
-        return;
-      } catch (err) {
-        if (this.#stopped) return;
-        this.#options.logger.warn({ err }, 'cannot follow tenant suspensions yet; retrying');
-        await new Promise((r) => setTimeout(r, 2000).unref());
-      }
-    }
+    await this.#feed.start(maxWaitMs);
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-    await this.#following?.stop();
+    await this.#feed.stop();
   }
 
   #apply({ event, subject }: FollowedEvent): void {
@@ -103,6 +78,6 @@ export class TenantStatus {
 
   /** Resolves once the view has seen an append (tests). */
   async reach(seq: number, timeoutMs?: number): Promise<void> {
-    await this.#following?.reach(seq, timeoutMs);
+    await this.#feed.reach(seq, timeoutMs);
   }
 }

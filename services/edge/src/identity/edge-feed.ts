@@ -1,0 +1,65 @@
+import { followEvents, type Bus, type FollowedEvent, type Following } from '@vigil/bus';
+import type { Logger } from '@vigil/log';
+
+export interface EdgeFeedOptions {
+  readonly bus: Bus;
+  readonly logger: Logger;
+  /** A plain subject filter on one stream, e.g. `auth.*.apikey.*`. */
+  readonly filter: string;
+  /** What is followed, for the log line while the stream is not there yet. */
+  readonly what: string;
+  readonly onEvent: (event: FollowedEvent) => void;
+}
+
+/**
+ * The events behind one of an edge's in-memory views (API keys, tenant suspensions), followed from the start of the
+ * stream. An edge must start even before any worker made the stream, so `start` waits at most `maxWaitMs` for the
+ * events already stored, and following is retried in the background until the stream exists.
+ */
+export class EdgeFeed {
+  readonly #options: EdgeFeedOptions;
+  #following: Following | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: EdgeFeedOptions) {
+    this.#options = options;
+  }
+
+  async start(maxWaitMs: number): Promise<void> {
+    let markCaughtUp: () => void = () => {};
+    const caughtUp = new Promise<void>((resolve) => {
+      markCaughtUp = resolve;
+    });
+    this.#loop = this.#follow(markCaughtUp);
+    await Promise.race([caughtUp, new Promise((r) => setTimeout(r, maxWaitMs).unref())]);
+  }
+
+  async #follow(markCaughtUp: () => void): Promise<void> {
+    const { bus, filter, onEvent, logger, what } = this.#options;
+    while (!this.#stopped) {
+      try {
+        const following = await followEvents(bus, filter, onEvent);
+        this.#following = following;
+        if (this.#stopped) await following.stop();
+        else void following.caughtUp.then(markCaughtUp);
+        return;
+      } catch (err) {
+        if (this.#stopped) return;
+        logger.warn({ err }, `cannot follow ${what} yet; retrying`);
+        await new Promise((r) => setTimeout(r, 2000).unref());
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+    await this.#following?.stop();
+  }
+
+  /** Resolves once the view has seen an append (tests). */
+  async reach(seq: number, timeoutMs?: number): Promise<void> {
+    await this.#following?.reach(seq, timeoutMs);
+  }
+}
