@@ -7,6 +7,8 @@ import { deviceAuditEvents, deviceRegistryEvents, deviceTelemetryEvents } from '
 import { kmeEvents } from './streams/kme.ts';
 
 const envelopeValidator = Compile(AnyEnvelope);
+/** A valid envelope but for its type and version, to ask whether the envelope admits a definition's. */
+const envelopeProbe = { id: '00000000-0000-4000-8000-000000000000', at: '2000-01-01T00:00:00Z', actor: { kind: 'system', id: 'probe' }, correlation_id: 'probe', data: null };
 
 export type Validation =
   | { ok: true; event: AnyEnvelope; definition: EventDefinition }
@@ -15,12 +17,15 @@ export type Validation =
 /** The event types a process knows, by `type` and `v`; the one place an event is checked before use. */
 export class EventRegistry {
   readonly #byKey = new Map<string, EventDefinition>();
+  /** Definitions whose schema implies the envelope's (see validate), by key. */
+  readonly #impliesEnvelope = new Map<string, EventDefinition>();
 
   constructor(definitions: Iterable<EventDefinition>) {
     for (const d of definitions) {
       const key = `${d.type}@${d.v}`;
       if (this.#byKey.has(key)) throw new Error(`event ${key} is declared twice`);
       this.#byKey.set(key, d);
+      if (d.schema.required.includes('data') && envelopeValidator.Check({ ...envelopeProbe, type: d.type, v: d.v })) this.#impliesEnvelope.set(key, d);
     }
   }
 
@@ -34,6 +39,13 @@ export class EventRegistry {
 
   /** Checks the envelope, then the event's own schema. */
   validate(value: unknown): Validation {
+    // One check where one is enough: a definition's schema is the envelope's own fields with a literal type and
+    // version (envelopeOf), so a value it accepts is an envelope whenever that type and version are ones the
+    // envelope admits and data is required, which the constructor settles once per definition. Any other value
+    // takes the two checks below, which also say what is wrong.
+    const key = typeof value === 'object' && value !== null && 'type' in value && 'v' in value ? `${String(value.type)}@${String(value.v)}` : undefined;
+    const known = key === undefined ? undefined : this.#impliesEnvelope.get(key);
+    if (known?.is(value)) return { ok: true, event: value, definition: known };
     if (!envelopeValidator.Check(value)) {
       return {
         ok: false,

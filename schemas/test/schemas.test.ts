@@ -49,6 +49,18 @@ test('the registry accepts a valid event and says why it refuses others', () => 
   }
 });
 
+test('one check where one is enough gives the verdicts of two, even for a definition the envelope refuses', () => {
+  // A type the envelope's pattern refuses: its own schema alone would accept the event.
+  const Shouting = defineEvent(StreamName.Audit, 'Test.Thing.Shouted', 1, Type.Object({}));
+  const event = { ...good, type: 'Test.Thing.Shouted', data: {} };
+  assert.equal(Shouting.is(event), true);
+  const r = vigilEvents.with([Shouting]).validate(event);
+  assert.equal(r.ok, false);
+  assert.equal(r.ok ? undefined : r.reason, 'malformed');
+  const valid = vigilEvents.validate(good);
+  assert.equal(valid.ok && valid.definition, MessageRejected);
+});
+
 test('an event declared twice is refused', () => {
   assert.throws(() => new EventRegistry([MessageRejected, MessageRejected]), /declared twice/);
 });

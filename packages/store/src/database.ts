@@ -97,19 +97,30 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     db,
     ping: () => timed(() => db.execute(sql`select 1`)),
     async bulkTransaction<T>(work: (session: BulkSession) => Promise<T>): Promise<T> {
-      // Kept aside rather than returned from begin(), whose result type unwraps arrays.
-      let done: { value: T } | undefined;
-      await client.begin(async (tx) => {
-        done = { value: await work({
-          query: async (text, params = []) => rowsOf(await tx.unsafe(text, [...params])),
-          async copyIn(table, columns, chunks) {
-            const writable = await tx.unsafe(copyStatement(table, columns, 'stdin')).writable();
-            await writeAll(writable, chunks);
-          },
-        }) };
-      });
-      if (!done) throw new Error('bulk transaction ended without a result');
-      return done.value;
+      // A reserved connection with BEGIN and COMMIT of our own, not sql.begin(): inside sql.begin() any statement
+      // that fails fails the transaction, and the COPY below asks the driver for statements it may refuse.
+      const connection = await client.reserve();
+      try {
+        await connection.unsafe('begin');
+        try {
+          const result = await work({
+            query: async (text, params = []) => rowsOf(await connection.unsafe(text, [...params])),
+            async copyIn(table, columns, chunks) {
+              const writable = await connection.unsafe(copyStatement(table, columns, 'stdin')).writable();
+              await writeAll(writable, chunks, () => connection.unsafe('select 1'));
+            },
+          });
+          // COMMIT of a transaction that failed answers ROLLBACK, not an error.
+          const committed = await connection.unsafe('commit');
+          if (committed.command !== 'COMMIT') throw new Error(`the bulk transaction ended with ${committed.command}`);
+          return result;
+        } catch (err) {
+          await connection.unsafe('rollback').catch(() => {});
+          throw err;
+        }
+      } finally {
+        connection.release();
+      }
     },
     close: () => client.end({ timeout: 5 }),
   };
@@ -118,18 +129,48 @@ async function openPostgres(url: string, max: number): Promise<Database> {
 /**
  * Writes every chunk, waiting for 'drain' when the socket is behind, then ends the COPY and waits for the server
  * to accept it. A failing source aborts the COPY (postgres.js sends CopyFail), so the transaction fails with it.
+ *
+ * postgres.js 3.4 never settles the writable when the server refuses the COPY after the end of the data
+ * (porsager/postgres#1173), which is the usual case (a duplicate key in the last rows arrives after the end was
+ * sent). So a statement is queued behind the COPY as soon as the driver takes one (`probe`): in a transaction whose
+ * COPY failed it fails too, and that is the refusal (the server's own reason is lost with the driver's bug).
  */
-async function writeAll(writable: Writable, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+async function writeAll(writable: Writable, chunks: AsyncIterable<Uint8Array>, probe: () => PromiseLike<unknown>): Promise<void> {
+  const refused = new Promise<never>((_, reject) => writable.once('error', reject));
+  refused.catch(() => {});
   try {
     for await (const chunk of chunks) {
-      if (!writable.write(chunk)) await once(writable, 'drain');
+      if (writable.destroyed) throw writable.errored ?? new Error('the COPY stream was closed');
+      if (!writable.write(chunk)) await Promise.race([once(writable, 'drain'), refused]);
     }
   } catch (err) {
     writable.destroy(err instanceof Error ? err : new Error(String(err)));
     throw err;
   }
   writable.end();
-  await finished(writable);
+  let settled = false;
+  const accepted = finished(writable).then(() => {
+    settled = true;
+  });
+  const probed = (async () => {
+    // The driver refuses statements until it has sent the end of the COPY (harmless on a reserved connection):
+    // ask again until it takes this one.
+    while (!settled) {
+      try {
+        await probe();
+        return;
+      } catch (err) {
+        if (!(err instanceof Error && 'code' in err && err.code === 'COPY_IN_PROGRESS')) {
+          throw new Error('the database refused the COPY', { cause: err });
+        }
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  // Whichever answers first is the outcome; the others are left to settle (or not: see above) unobserved.
+  accepted.catch(() => {});
+  probed.catch(() => {});
+  await Promise.race([refused, accepted, probed]);
 }
 
 /** PGlite reads COPY input from a blob: rows go in blobs of about this many bytes. */

@@ -87,10 +87,14 @@ export async function rebuildProjection(bus: Bus, database: Database, projection
   return { checkpoint: await readCheckpoint(database, projection.name), ms: performance.now() - started };
 }
 
-/** Messages an ordered consumer asks for at a time: raw reads measure flat from about 2000 up (services/audit/bench). */
-const readAhead = 2048;
+/**
+ * Messages the ordered consumer asks for at a time. A rebuild reads far slower than the server sends (raw reads
+ * run at several times its speed with any window from 512 up), and every message waiting in memory survives
+ * garbage collections, so the window is small.
+ */
+const readAhead = 512;
 /** Events per row-building step in bulk: few enough that what they allocate dies young (cheap to collect). */
-const bulkStep = 256;
+const bulkStep = 128;
 /** Bytes of COPY text per write: large enough that per-write costs vanish, small enough to keep memory flat. */
 const copyChunkBytes = 512 * 1024;
 
@@ -141,12 +145,14 @@ async function* readStored(bus: Bus, projection: Projection, target: number, bat
 }
 
 /**
- * Indexes of a table that back no constraint, dropped: the statements that create them again. Building an index
- * once over all the rows is several times cheaper than keeping it up to date row by row; the primary key and
- * unique constraints stay, so every row is still checked as it arrives. Only for a plain table (not partitioned).
+ * Drops a table's indexes and returns the statements that create them again: its primary key and unique
+ * constraints, unless another table's foreign key references it, and every index that backs no constraint. Building
+ * an index once over all the rows costs a fraction of keeping it up to date row by row; a constraint created again
+ * checks every row, so a duplicate still fails the rebuild. Only for a plain table (not partitioned).
  */
-async function dropSecondaryIndexes(session: BulkSession, table: string): Promise<string[]> {
-  const rows = await session.query(
+async function dropIndexes(session: BulkSession, table: string): Promise<string[]> {
+  const name = quoteIdentifier(table);
+  const secondary = await session.query(
     `select pg_get_indexdef(i.indexrelid) as definition, quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name
        from pg_index i
        join pg_class c on c.oid = i.indexrelid
@@ -155,14 +161,28 @@ async function dropSecondaryIndexes(session: BulkSession, table: string): Promis
       where i.indrelid = to_regclass($1) and t.relkind = 'r'
         and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
       order by c.relname`,
-    [quoteIdentifier(table)],
+    [name],
   );
-  const definitions: string[] = [];
-  for (const row of rows) {
-    await session.query(`drop index ${String(row['name'])}`);
-    definitions.push(String(row['definition']));
+  const constraints = await session.query(
+    `select k.conname as name, pg_get_constraintdef(k.oid) as definition
+       from pg_constraint k
+       join pg_class t on t.oid = k.conrelid
+      where k.conrelid = to_regclass($1) and t.relkind = 'r' and k.contype in ('p', 'u')
+        and not exists (select 1 from pg_constraint f where f.contype = 'f' and f.confrelid = k.conrelid)
+      order by k.contype, k.conname`,
+    [name],
+  );
+  const statements: string[] = [];
+  for (const c of constraints) {
+    const constraint = quoteIdentifier(String(c['name']));
+    await session.query(`alter table ${name} drop constraint ${constraint}`);
+    statements.push(`alter table ${name} add constraint ${constraint} ${String(c['definition'])}`);
   }
-  return definitions;
+  for (const index of secondary) {
+    await session.query(`drop index ${String(index['name'])}`);
+    statements.push(String(index['definition']));
+  }
+  return statements;
 }
 
 /**
@@ -200,11 +220,12 @@ async function copyRows(session: BulkSession, table: PgTable, batches: AsyncGene
 }
 
 /**
- * A rebuild from sequence 0 as one transaction: empty the tables and the checkpoint, drop the table's secondary
- * indexes, stream every row in with COPY while the next ones are read and computed, create the indexes again,
- * write the checkpoint, commit. Exactly once as the projector is: the rows and the checkpoint commit together.
- * A crash, an error or a lost lease rolls all of it back, tables, indexes and checkpoint as they were before;
- * readers of the tables wait for the commit (TRUNCATE's lock) rather than see them half built.
+ * A rebuild from sequence 0 as one transaction: empty the tables and the checkpoint, drop the table's indexes and
+ * unique constraints, stream every row in with COPY while the next ones are read and computed, create the indexes
+ * and constraints again (checking every row), write the checkpoint, commit. Exactly once as the projector is: the
+ * rows and the checkpoint commit together. A crash, an error or a lost lease rolls all of it back, tables, indexes,
+ * constraints and checkpoint as they were before: there is nothing to recover. Readers of the tables wait for the
+ * commit (TRUNCATE's lock) rather than see them half built.
  */
 async function rebuildInBulk(bus: Bus, database: Database, projection: Projection, bulk: BulkRebuild, lost: AbortSignal, options: RebuildOptions): Promise<number> {
   await projection.prepare?.(database);
@@ -222,7 +243,7 @@ async function rebuildInBulk(bus: Bus, database: Database, projection: Projectio
     if (tables.length > 0) await session.query(`truncate ${tables.join(', ')}`);
     const checkpoints = quoteIdentifier(getTableName(projectionCheckpoints));
     await session.query(`delete from ${checkpoints} where ${quoteIdentifier(projectionCheckpoints.projection.name)} = $1`, [projection.name]);
-    const indexes = await dropSecondaryIndexes(session, getTableName(bulk.table));
+    const indexes = await dropIndexes(session, getTableName(bulk.table));
 
     let lastSeq = 0;
     let rejected = 0;

@@ -102,9 +102,15 @@ export async function startProjector(bus: Bus, database: Database, projection: P
   let closeMessages: (() => Promise<void>) | undefined;
 
   const run = async () => {
+    // The lease is kept across a restart after an error and acquired again only once lost: acquiring a lease this
+    // process holds would wait for ever for its own entry, which its renewals keep alive.
+    let held = false;
     while (!stopping.signal.aborted) {
-      await lease.acquire(stopping.signal);
-      if (stopping.signal.aborted) break;
+      if (!held) {
+        await lease.acquire(stopping.signal);
+        if (stopping.signal.aborted) break;
+        held = true;
+      }
       active = true;
       try {
         await readUntilFailure(lease);
@@ -114,7 +120,10 @@ export async function startProjector(bus: Bus, database: Database, projection: P
       } finally {
         active = false;
       }
-      if (lease.lost.aborted) logger.warn('projection lease lost; standing by');
+      if (lease.lost.aborted) {
+        logger.warn('projection lease lost; standing by');
+        held = false;
+      }
     }
     await lease.release();
   };

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { append, createEvent, loadAggregate } from '@vigil/bus';
 import { availableDatabaseKinds, createTestDatabase, startTestBus, testLogger, type TestBus, type TestDatabase } from '@vigil/testkit';
-import { migrationStatus, openDatabase, readCheckpoint, resetProjection, startProjector, type Database, type RunningProjector } from '../src/index.ts';
+import { sql } from 'drizzle-orm';
+import { migrationStatus, openDatabase, readCheckpoint, resetProjection, startProjector, type Database, type Projection, type RunningProjector } from '../src/index.ts';
 import { CounterIncremented, testRegistry } from '../../bus/test/test-events.ts';
 import { counterProjection, createCounterTable, projectedRows } from './test-projection.ts';
 
@@ -104,6 +105,26 @@ for (const kind of await availableDatabaseKinds()) {
       for (const delayMs of [0, 1, 5, 20, 50, 200]) {
         const p = await startProjector(t.bus, db.database, quiet, { instance: 'q', leaseTtlMs: 1000 });
         await new Promise((r) => setTimeout(r, delayMs));
+        await p.stop();
+      }
+    });
+
+    test('a projector that fails on its start starts again from its checkpoint, keeping its lease', async () => {
+      // Its own subjects and no rows: only its checkpoint tells whether it runs.
+      const recovering: Projection = { name: 'recovering', stream: 'AUTH_EVENT', filterSubject: 'auth.recovering.>', tables: [], apply: async () => {} };
+      const last = (await append(t.bus, 'auth.recovering.r1', createEvent(CounterIncremented, { by: 1 }, { actor }))).seq;
+      // Its first read of the checkpoint fails, as when the database is briefly away.
+      await db.database.db.execute(sql`alter table projection_checkpoints rename to projection_checkpoints_away`);
+      const p = await startProjector(t.bus, db.database, recovering, { instance: 'r', leaseTtlMs: 1000 });
+      try {
+        await new Promise((r) => setTimeout(r, 100));
+        await db.database.db.execute(sql`alter table projection_checkpoints_away rename to projection_checkpoints`);
+        const deadline = Date.now() + 10_000;
+        while ((await readCheckpoint(db.database, recovering.name)) < last) {
+          if (Date.now() > deadline) assert.fail(`no recovery: ${JSON.stringify(await p.lag())}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      } finally {
         await p.stop();
       }
     });

@@ -22,6 +22,17 @@ export function canonicalNumber(value: number): string {
   return JSON.stringify(value);
 }
 
+// Keys repeat from one value to the next (the fields of an event's data): their text is remembered, up to a bound.
+const keyTexts = new Map<string, string>();
+function canonicalKey(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = canonicalString(key);
+    if (keyTexts.size < 4096) keyTexts.set(key, text);
+  }
+  return text;
+}
+
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
@@ -47,7 +58,7 @@ export function canonicalJson(value: unknown): string {
       for (const key of keys) {
         const member: unknown = Reflect.get(value, key);
         if (member === undefined) continue;
-        out += `${first ? '' : ','}${canonicalString(key)}:${canonicalJson(member)}`;
+        out += `${first ? '' : ','}${canonicalKey(key)}:${canonicalJson(member)}`;
         first = false;
       }
       return `${out}}`;

@@ -74,6 +74,19 @@ export function recordFields(r: AuditRecord): AuditRecord {
 
 const nullable = (value: string | null) => (value === null ? 'null' : canonicalString(value));
 
+// The text of fields that take few values (type, category, severity, subject, tenant, actor kind), remembered up to
+// a bound: looking it up costs less than writing it again for every record.
+const fewValues = new Map<string, string>();
+function canonicalFew(value: string): string {
+  let text = fewValues.get(value);
+  if (text === undefined) {
+    text = canonicalString(value);
+    if (fewValues.size < 4096) fewValues.set(value, text);
+  }
+  return text;
+}
+const fewOrNull = (value: string | null) => (value === null ? 'null' : canonicalFew(value));
+
 /**
  * JCS of the record made of `fields` at `position`, written field by field in RFC 8785 order (the keys of
  * AuditRecord sorted by UTF-16 code units): the same text as `canonicalJson(recordFields(record))`, which a property
@@ -81,19 +94,19 @@ const nullable = (value: string | null) => (value === null ? 'null' : canonicalS
  */
 function recordJson(fields: AuditEntry, position: number): string {
   return (
-    `{"actor":{"id":${canonicalString(fields.actor.id)},"kind":${canonicalString(fields.actor.kind)}}` +
+    `{"actor":{"id":${canonicalString(fields.actor.id)},"kind":${canonicalFew(fields.actor.kind)}}` +
     `,"at":${canonicalString(fields.at)}` +
-    `,"category":${canonicalString(fields.category)}` +
+    `,"category":${canonicalFew(fields.category)}` +
     `,"causation_id":${nullable(fields.causation_id)}` +
     `,"correlation_id":${canonicalString(fields.correlation_id)}` +
     `,"details":${canonicalJson(fields.details)}` +
     `,"event_id":${canonicalString(fields.event_id)}` +
     `,"position":${canonicalNumber(position)}` +
     `,"seq":${canonicalNumber(fields.seq)}` +
-    `,"severity":${canonicalString(fields.severity)}` +
-    `,"subject":${canonicalString(fields.subject)}` +
-    `,"tenant":${nullable(fields.tenant)}` +
-    `,"type":${canonicalString(fields.type)}` +
+    `,"severity":${canonicalFew(fields.severity)}` +
+    `,"subject":${canonicalFew(fields.subject)}` +
+    `,"tenant":${fewOrNull(fields.tenant)}` +
+    `,"type":${canonicalFew(fields.type)}` +
     `,"v":${canonicalNumber(fields.v)}}`
   );
 }
@@ -201,8 +214,8 @@ export class RecentIds implements ChainMemory {
     return this.#ids.has(eventId);
   }
 
+  /** Remembers an id the builder has just chained (so not one it remembers already). */
   add(eventId: string): void {
-    if (this.#ids.has(eventId)) return;
     const evicted = this.#order[this.#next];
     if (evicted !== undefined) this.#ids.delete(evicted);
     this.#order[this.#next] = eventId;

@@ -67,8 +67,11 @@ export async function readRecordAt(tx: Pick<Tx, 'select'>, position: number): Pr
   return rows[0];
 }
 
-/** Ids a rebuild remembers by default: about 25 MB, a quarter of a million records (over 2 minutes at 2000/s). */
-const rebuildRecentIds = 1 << 18;
+/**
+ * Ids a rebuild remembers by default: 65 536 records (over 2 minutes at 500 records/s), about 6 MB. More costs
+ * more than it saves: a larger set is slower to consult and to collect, for every record.
+ */
+const rebuildRecentIds = 1 << 16;
 
 /**
  * The rows of a rebuild from an empty table: the same chain as `apply` builds batch by batch, with the head and the
