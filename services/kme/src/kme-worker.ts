@@ -3,9 +3,11 @@ import {
   ConcurrencyError,
   createEvent,
   envelope,
+  foldEvents,
   followEvents,
   handleCommand,
   isEventOf,
+  loadAggregate,
   isVigilError,
   serve,
   StreamAppender,
@@ -44,11 +46,11 @@ import {
 } from '@vigil/kme-contract';
 import { ForbiddenError, permissions, platformTenant } from '@vigil/identity-contract';
 import { currentContext, withContext, type Logger } from '@vigil/log';
-import { KeyAccessGranted, KeyAccessRefused, KeysAllocated, StreamName } from '@vigil/schemas';
+import { KeyAccessGranted, KeyAccessRefused, KeysAllocated, StreamName, type AnyEnvelope } from '@vigil/schemas';
 import { AllocationReader } from './allocation-reader.ts';
 import { keyAccessRecords, type Handed } from './key-access-records.ts';
 import { keyIdOf, requestIdFor, requestIdOf } from './key-ids.ts';
-import { keyRequestDeciderFrom, requestSubject, type Delivery } from './key-request.ts';
+import { keyRequestDeciderFrom, requestEvents, requestSubject, type Delivery, type RequestEvent } from './key-request.ts';
 import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, poolSubject, storedKeyCount, type AllocationData, type Cursor, type EncKeysCommand } from './pool.ts';
 import { BlockReader, SupplyView } from './supply.ts';
 import { changeTopology } from './topology-file.ts';
@@ -447,6 +449,16 @@ export class KmeWorker {
       if (list.includes(index)) throw new KmeBadRequestError('key_IDs shall not repeat a key_ID');
       list.push(index);
       groups.set(requestId, list);
+    }
+    // Keys of several requests: every request must be retrievable before any is marked retrieved, or a refusal of a
+    // later one would leave the earlier ones spent without their keys ever reaching the slave.
+    if (groups.size > 1) {
+      const isRequestEvent = (e: AnyEnvelope): e is RequestEvent => isEventOf(requestEvents, e);
+      for (const [requestId, indexes] of groups) {
+        const decider = keyRequestDeciderFrom(await this.#allocations.find(link.id, requestId));
+        const loaded = await loadAggregate(this.#bus, requestSubject(link.id, requestId));
+        decider.decide({ kind: 'retrieve', master: master.id, slave: slave.id, indexes }, foldEvents(decider, isRequestEvent, decider.initialState(), loaded.events));
+      }
     }
     const retrieved: { delivery: Delivery; indexes: number[] }[] = [];
     for (const [requestId, indexes] of groups) {

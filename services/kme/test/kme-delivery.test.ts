@@ -92,6 +92,16 @@ describe('delivery recorded by the allocation event', () => {
     await assert.rejects(dec([forged]), (e: unknown) => e instanceof KmeBadRequestError && e.message === etsiMessages.keysNotFound);
   });
 
+  test('a dec_keys naming keys of several requests, one of them spent, is refused whole: the others stay retrievable', async () => {
+    const first = await enc({ number: 1 });
+    const second = await enc({ number: 1 });
+    const [a, b] = [first.keys[0]?.key_ID ?? '', second.keys[0]?.key_ID ?? ''];
+    await dec([b]);
+    await assert.rejects(dec([a, b]), (e: unknown) => e instanceof KmeBadRequestError && e.message === etsiMessages.keysNotFound);
+    assert.deepEqual((await loadAggregate(t.bus, requestSubjectOf(a))).events, [], 'the first request was not marked retrieved');
+    assert.deepEqual(await dec([a], other), first);
+  });
+
   test('a request of v1 (its KeysDelivered event on its own subject) is still retrieved, once', async () => {
     const blockSeq = await sim.publishBlock(64);
     const stored = await t.bus.jsm.streams.getMessage(t.bus.names.stream(StreamName.KeySupply), { seq: blockSeq });
