@@ -51,7 +51,7 @@ import { AllocationReader } from './allocation-reader.ts';
 import { keyAccessRecords, type Handed } from './key-access-records.ts';
 import { keyIdOf, requestIdFor, requestIdOf } from './key-ids.ts';
 import { keyRequestDeciderFrom, requestEvents, requestSubject, type Delivery, type RequestEvent } from './key-request.ts';
-import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, poolSubject, storedKeyCount, type AllocationData, type Cursor, type EncKeysCommand } from './pool.ts';
+import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, keysPerAnswer, poolSubject, storedKeyCount, type AllocationData, type Cursor, type EncKeysCommand } from './pool.ts';
 import { BlockReader, SupplyView } from './supply.ts';
 import { changeTopology } from './topology-file.ts';
 import { declarationOf, emptyTopology, evolveTopology, linkBetween, targetKme, topologyEvents, topologySubject, type Link, type Sae, type Topology } from './topology.ts';
@@ -310,6 +310,9 @@ export class KmeWorker {
       ...(data.additional_slave_SAE_IDs ? { additional: data.additional_slave_SAE_IDs } : {}),
       ...(data.extension_mandatory ? { extensionMandatory: data.extension_mandatory } : {}),
     });
+    // The keys travel back in one bus message: a request that could not fit is refused before it spends material.
+    const most = keysPerAnswer(checked.bits, (this.#bus.nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
+    if (checked.number > most) throw new KmeBadRequestError(`number × size exceeds what one answer holds: ask for at most ${most} keys of ${checked.bits} bits`);
     // Multicast shares one link's material: every slave must be at the far end of it.
     for (const extra of data.additional_slave_SAE_IDs ?? []) {
       const sae = this.#topology.saes.get(extra);

@@ -1,5 +1,5 @@
 import type { EventDraft, VigilError } from '@vigil/bus';
-import { etsiMessages, KmeBadRequestError, KmeUnavailableError } from '@vigil/kme-contract';
+import { containerBytesBound, etsiMessages, KmeBadRequestError, KmeUnavailableError } from '@vigil/kme-contract';
 import type { DataOf, KeysAllocated } from '@vigil/schemas';
 import type { Link } from './topology.ts';
 
@@ -84,6 +84,18 @@ export function checkKeyRequest(
   }
   if (request.slave === request.master) throw new KmeBadRequestError('the slave SAE shall not be the master SAE');
   return { number, bits, slaves: [request.slave, ...additional] };
+}
+
+/** The most keys of `bits` one answer of `roomBytes` holds: the keys travel back sealed in one bus message. */
+export function keysPerAnswer(bits: number, roomBytes: number): number {
+  let low = 0;
+  let high = 1 << 20;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (containerBytesBound(mid, bits) <= roomBytes) low = mid;
+    else high = mid - 1;
+  }
+  return low;
 }
 
 export type AllocationData = DataOf<typeof KeysAllocated>['allocations'][number];

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { keyAccessRecords, type Handed } from '../src/key-access-records.ts';
 import { anchorOf, keyIdOf, maxAnchor, requestIdFor, requestIdOf } from '../src/key-ids.ts';
 import { decideKeyRequest, evolveKeyRequest, initialKeyRequest, isSpent, keyRequestDeciderFrom, type Delivery, type RequestEvent } from '../src/key-request.ts';
-import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, type EncKeysCommand, type SupplyBlock } from '../src/pool.ts';
+import { containerBytesBound } from '@vigil/kme-contract';
+import { availableBytes, checkKeyRequest, decideAllocations, keyMaterial, keysPerAnswer, type EncKeysCommand, type SupplyBlock } from '../src/pool.ts';
 
 /** One command's allocation: its ranges and the cursor after it, or the refusal. */
 function decideAllocation(command: EncKeysCommand, _link: Link, blocks: readonly SupplyBlock[], cursor: { blockSeq: number; offset: number } | undefined) {
@@ -59,6 +60,18 @@ describe('key request rules (ETSI GS QKD 014 clause 6.2)', () => {
   });
   test('multicast: the slave then the additional slaves', () => {
     assert.deepEqual(checkKeyRequest(link, { ...base, additional: ['SAE_C'] }).slaves, ['SAE_B', 'SAE_C']);
+  });
+});
+
+describe('what one answer holds', () => {
+  test('the most keys of a size one bus message carries: exact against the container bound', () => {
+    const room = 1024 * 1024 - 16 * 1024;
+    for (const bits of [64, 256, 1024, 8192]) {
+      const most = keysPerAnswer(bits, room);
+      assert.ok(containerBytesBound(most, bits) <= room && containerBytesBound(most + 1, bits) > room, `${bits} bits: ${most}`);
+    }
+    assert.ok(keysPerAnswer(256, room) >= 1024, 'the bench\'s 1024 keys of 256 bits fit');
+    assert.ok(keysPerAnswer(8192, room) < 1024, '1024 keys of 8192 bits (1 MiB of material) do not: refused with a 400, never a failed reply');
   });
 });
 
