@@ -122,6 +122,8 @@ export async function startProcess(name: string, modules: readonly ServiceModule
   const status = workerStatusOf(name, config, database, services, started);
   // Workers answer the edge's status requests; an edge alone has nothing to report.
   const responder = database || modules.some((m) => m.name !== 'edge') ? serveWorkerStatus(bus, status) : undefined;
+  // Started means served: one round trip so the server has every subscription before anyone is told we are up.
+  await bus.nc.flush();
   return {
     config,
     bus,
