@@ -14,6 +14,8 @@ export type Validation =
   | { ok: true; event: AnyEnvelope; definition: EventDefinition }
   | { ok: false; reason: 'malformed' | 'unknown_type' | 'invalid'; problems: string[] };
 
+const utf8 = new TextDecoder();
+
 /** The event types a process knows, by `type` and `v`; the one place an event is checked before use. */
 export class EventRegistry {
   readonly #byKey = new Map<string, EventDefinition>();
@@ -35,6 +37,20 @@ export class EventRegistry {
 
   with(definitions: Iterable<EventDefinition>): EventRegistry {
     return new EventRegistry([...this.#byKey.values(), ...definitions]);
+  }
+
+  /**
+   * An event as a stream stores it (JSON in UTF-8), parsed and validated: every consumer reads a message through
+   * this, whatever thread it runs on, so they all accept and refuse the same ones.
+   */
+  read(payload: Uint8Array): Validation {
+    let value: unknown;
+    try {
+      value = JSON.parse(utf8.decode(payload));
+    } catch (err) {
+      return { ok: false, reason: 'malformed', problems: [`not JSON: ${err instanceof Error ? err.message : String(err)}`] };
+    }
+    return this.validate(value);
   }
 
   /** Checks the envelope, then the event's own schema. */

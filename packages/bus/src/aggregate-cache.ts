@@ -36,6 +36,14 @@ export class AggregateCache<Command, State, Event extends AnyEnvelope> {
     return entry;
   }
 
+  /**
+   * The state this cache holds of a subject, without asking the stream whether it is still the last: a command may
+   * decide on it and append expecting its sequence, since the stream refuses the append when it is stale.
+   */
+  peek(subject: string): { state: State; seq: number } | undefined {
+    return this.#entries.get(subject);
+  }
+
   /** Records a state a command just produced, so the next read starts from it. */
   remember(subject: string, state: State, seq: number): void {
     const cached = this.#entries.get(subject);

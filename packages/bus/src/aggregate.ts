@@ -111,17 +111,36 @@ export async function handleCommand<Command, State, Event extends AnyEnvelope>(
   const { decider, subject } = options;
   const isEvent = (e: AnyEnvelope): e is Event => isEventOf(decider.events, e);
   const maxAttempts = options.maxAttempts ?? 8;
+  // With a cache, the first try decides on the cached state without a read: the expected sequence makes the stream
+  // refuse the append when another writer got there first. Only an append that lands is trusted; a refusal, a "nothing
+  // to do" or a conflict on that state is decided again on a state read now (and is not counted as an attempt).
+  let unverified = options.cache?.peek(subject);
   for (let attempt = 1; ; attempt++) {
     let state: State;
     let expected: number;
-    if (options.cache) {
+    const fromCache = unverified;
+    unverified = undefined;
+    if (fromCache) {
+      ({ state, seq: expected } = fromCache);
+    } else if (options.cache) {
       ({ state, seq: expected } = await options.cache.read(subject));
     } else {
       const loaded = await loadAggregate(bus, subject);
       state = foldEvents(decider, isEvent, decider.initialState(), loaded.events);
       expected = loaded.lastSequence;
     }
-    const drafts = decider.decide(options.command, state);
+    let drafts: ReturnType<typeof decider.decide>;
+    try {
+      drafts = decider.decide(options.command, state);
+    } catch (err) {
+      if (!fromCache) throw err;
+      attempt--;
+      continue;
+    }
+    if (fromCache && drafts.length === 0) {
+      attempt--;
+      continue;
+    }
     const appended: Appended[] = [];
     try {
       for (const draft of drafts) {
@@ -135,6 +154,10 @@ export async function handleCommand<Command, State, Event extends AnyEnvelope>(
       options.cache?.remember(subject, state, expected);
       return { state, appended, seq: expected };
     } catch (err) {
+      if (err instanceof ConcurrencyError && fromCache && appended.length === 0) {
+        attempt--;
+        continue;
+      }
       if (err instanceof ConcurrencyError && attempt < maxAttempts) {
         await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
         continue;

@@ -6,17 +6,9 @@ import { createEvent } from './events.ts';
 
 export type RejectionReason = DataOf<typeof MessageRejected>['reason'];
 
-const decoder = new TextDecoder();
-
 /** Parses and validates a stream message: the event, or why it can never be processed. */
 export function readMessage(bus: Bus, m: JsMsg) {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(m.data));
-  } catch (err) {
-    return { ok: false as const, reason: 'malformed' as const, problems: [`not JSON: ${err instanceof Error ? err.message : String(err)}`] };
-  }
-  return bus.registry.validate(value);
+  return bus.registry.read(m.data);
 }
 
 /** Counts of terminated messages by consumer, for /metrics. */

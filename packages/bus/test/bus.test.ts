@@ -188,6 +188,27 @@ describe('handleCommand', () => {
     for (const cache of caches) assert.deepEqual((await cache.read(subject)).state, { total: 7 });
   });
 
+  test('a stale cache decides nothing on its own: a refusal or a conflict on it is decided again on the stream’s state', async () => {
+    const subject = 'auth.acme.counter.stale';
+    const [a, b] = [new AggregateCache(t.bus, counter), new AggregateCache(t.bus, counter)];
+    const inc = (cache: AggregateCache<CounterCommand, Counter, CounterEvent>, limit = 10) =>
+      handleCommand(t.bus, { subject, decider: counter, command: { kind: 'increment', by: 5, limit }, meta: { actor }, cache });
+    await inc(a);
+    await inc(a);
+    assert.deepEqual((await b.read(subject)).state, { total: 10 }, 'b caches a full counter');
+    await handleCommand(t.bus, { subject, decider: counter, command: { kind: 'reset' }, meta: { actor }, cache: a });
+    // b's cache says full, so its decision on it is a refusal: not trusted, decided again on the reset counter.
+    assert.deepEqual((await inc(b)).state, { total: 5 });
+    // a's cache is one event behind: its append expecting that sequence is refused and decided again, within the limit.
+    await assert.rejects(inc(a, 9), BadRequestError);
+    assert.deepEqual((await loadAggregate(t.bus, subject)).events.map((e) => e.event.type), [
+      'test.counter.incremented',
+      'test.counter.incremented',
+      'test.counter.reset',
+      'test.counter.incremented',
+    ]);
+  });
+
   test('loadAggregate catches a cached state up from a sequence', async () => {
     const subject = 'auth.acme.counter.catchup';
     const a = await append(t.bus, subject, increment(1));

@@ -7,6 +7,7 @@ import {
   parseList,
   parseNatsServers,
   parseOneOf,
+  parseSqlIdentifier,
   parseString,
   parseToken,
   parseTenantId,
@@ -84,6 +85,12 @@ export const settings = {
     description: 'PostgreSQL URL for the read models. Unset: the embedded PGlite database under VIGIL_DATA_DIR.',
     example: 'postgres://postgres@127.0.0.1:5432/vigil',
     parse: parseUrl(['postgres:', 'postgresql:']),
+  }),
+  VIGIL_READ_MODEL_SCHEMA: withDefault({
+    description: 'PostgreSQL schema (also on PGlite) that holds the read models: a release whose read models changed runs with a new one beside the old release, rebuilt from the streams; rolling back is starting the old release again (README: Read-model migrations and rollback).',
+    example: 'public',
+    parse: parseSqlIdentifier,
+    fallback: () => 'public',
   }),
   VIGIL_DATA_DIR: withDefault({
     description: 'Where the embedded database (PGlite) keeps its files.',
@@ -279,6 +286,18 @@ export const settings = {
     example: '10000',
     parse: parseInteger(0, 10_000_000),
     fallback: () => 10_000,
+  }),
+  VIGIL_TENANT_DEFAULT_PLAN: withDefault({
+    description: 'Plan of a new tenant when its creation names none, and of tenants made before plans: essentials (identity only), standard (+ API keys, devices), enterprise (+ audit API, custom roles).',
+    example: 'enterprise',
+    parse: parseOneOf(['essentials', 'standard', 'enterprise']),
+    fallback: () => 'enterprise' as const,
+  }),
+  VIGIL_USER_RATE_LIMIT: withDefault({
+    description: 'Requests per minute one signed-in user may make to the API at each edge (all their sessions together); beyond it 429 with Retry-After. API keys have their own limit.',
+    example: '1200',
+    parse: parseInteger(1, 1_000_000),
+    fallback: () => 1200,
   }),
   VIGIL_AUTH_RATE_LIMIT: withDefault({
     description: 'Requests per minute one client address may make to each /auth route (login, refresh, MFA); beyond it 429 with Retry-After.',

@@ -61,6 +61,19 @@ export const parseToken: Parse<string> = (raw) => {
   return raw;
 };
 
+/**
+ * A plain lowercase SQL identifier (a schema name): letters, digits and _, starting with a letter or _, at most 63
+ * bytes (PostgreSQL's limit), not `pg_` (reserved for the system). Never needs quoting, so it reads the same in SQL,
+ * in a connection's search_path and in a consumer name.
+ */
+export const parseSqlIdentifier: Parse<string> = (raw) => {
+  const v = raw.trim();
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v) || v.startsWith('pg_')) {
+    throw new SettingProblem('must be a lowercase SQL identifier: a-z, 0-9 and _, starting with a letter or _, at most 63 characters, not pg_…');
+  }
+  return v;
+};
+
 /** A tenant id as every event envelope spells it (a subject token too). */
 export const parseTenantId: Parse<string> = (raw) => {
   if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(raw.trim())) throw new SettingProblem('must be a tenant id: lowercase letters, digits, _ and -, starting with a letter or digit');

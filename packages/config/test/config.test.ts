@@ -51,3 +51,11 @@ test('.env.example documents exactly the settings, and is up to date', () => {
   assert.equal(file, envExample(), 'regenerate with: pnpm env:example');
   for (const name of Object.keys(settings)) assert.match(file, new RegExp(`^#? ?${name}=`, 'm'));
 });
+
+test('the read-model schema is a plain lowercase SQL identifier, public by default', () => {
+  assert.equal(loadConfig({}).VIGIL_READ_MODEL_SCHEMA, 'public');
+  assert.equal(loadConfig({ VIGIL_READ_MODEL_SCHEMA: 'rm_2026_11' }).VIGIL_READ_MODEL_SCHEMA, 'rm_2026_11');
+  for (const bad of ['RM', 'rm-b', '1rm', 'rm b', '"rm"', 'pg_rm', 'a'.repeat(64)]) {
+    assert.throws(() => loadConfig({ VIGIL_READ_MODEL_SCHEMA: bad }), /VIGIL_READ_MODEL_SCHEMA: must be a lowercase SQL identifier/, bad);
+  }
+});

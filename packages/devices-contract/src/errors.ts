@@ -10,3 +10,5 @@ export const CertificateInvalidError = defineError('VGL_CERTIFICATE_INVALID', 't
 export const DeviceQuotaExceededError = defineError('VGL_DEVICE_QUOTA_EXCEEDED', 'the tenant has reached its quota of %s devices', 409);
 /** A suspended tenant registers no device (its callers are refused at the edge first; this is the registry's own check). */
 export const DeviceTenantSuspendedError = defineError('VGL_DEVICE_TENANT_SUSPENDED', 'tenant %s is suspended', 403);
+/** The tenant's plan does not include devices (the edge refuses the route first; this is the registry's own check). */
+export const DevicesNotInPlanError = defineError('VGL_DEVICES_NOT_IN_PLAN', 'the plan of tenant %s does not include devices', 403);

@@ -4,6 +4,7 @@ export {
   DeviceDecommissionedError,
   DeviceNotFoundError,
   DeviceQuotaExceededError,
+  DevicesNotInPlanError,
   DeviceTenantSuspendedError,
   SerialTakenError,
 } from './errors.ts';

@@ -1,5 +1,6 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Bus } from '@vigil/bus';
+import { secretPattern, uuidPattern } from './token-shape.ts';
 
 const day = 24 * 60 * 60 * 1000;
 
@@ -12,7 +13,7 @@ export const apiKeyMaxLifetimeMs = 365 * day;
  * to recognise (secret scanners) and to tell from a JWT.
  */
 export const apiKeyPrefix = 'vgl_';
-const apiKeyShape = /^vgl_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
+const apiKeyShape = new RegExp(`^${apiKeyPrefix}(${uuidPattern})_${secretPattern}$`);
 
 /** The key id an API key names, or undefined when the text is not shaped like one of ours. */
 export function apiKeyIdOf(key: string): string | undefined {

@@ -21,9 +21,21 @@ export const ApiKeyQuotaExceededError = defineError('VGL_API_KEY_QUOTA_EXCEEDED'
 export const ApiKeyNotFoundError = defineError('VGL_API_KEY_NOT_FOUND', 'no such API key', 404);
 /** A key that is being made was revoked meanwhile (its user was disabled): it never comes to life. */
 export const ApiKeyRevokedError = defineError('VGL_API_KEY_REVOKED', 'the API key was revoked before it was made', 409);
-/** An API key is over the requests per minute it was made with; the edge adds Retry-After. */
-export const RateLimitedError = defineError('VGL_RATE_LIMITED', 'too many requests: this API key allows %s per minute', 429);
+/** A principal is over its requests per minute (an API key's own, a user's the deployment's); the edge adds Retry-After. */
+export const RateLimitedError = defineError('VGL_RATE_LIMITED', 'too many requests: %s may make %s per minute', 429);
 /** Routes about a person's own sign-in (logout, sessions, MFA, password, making API keys) need a session, not a key. */
 export const SessionRequiredError = defineError('VGL_SESSION_REQUIRED', 'this needs a signed-in session, not an API key', 403);
 export const UserNotFoundError = defineError('VGL_USER_NOT_FOUND', 'no such user', 404);
 export const UserStateError = defineError('VGL_USER_STATE', '%s', 409);
+/** The tenant's plan does not include what the request needs (its flags may turn it on: `PATCH /tenants/{id}`). */
+export const FeatureNotInPlanError = defineError('VGL_FEATURE_NOT_IN_PLAN', 'the tenant’s plan does not include %s', 403);
+export const RoleNotFoundError = defineError('VGL_ROLE_NOT_FOUND', 'no role %s in this tenant', 404);
+/** A built-in role's name, or a custom role's that was deleted (names are never reused: see CustomRoleDeleted). */
+export const RoleNameUnavailableError = defineError('VGL_ROLE_NAME_UNAVAILABLE', 'the role name %s is built in or was used before', 409);
+/**
+ * Every refusal of an invitation token, whatever the cause (not one of ours, unknown, wrong secret, expired, revoked,
+ * accepted already, its inviter no longer allowed to grant its roles): the answer never tells whether it exists.
+ */
+export const InvitationInvalidError = defineError('VGL_INVITATION_INVALID', 'invalid or expired invitation', 401);
+/** For administrators: no pending invitation with this id in their tenant (another tenant's is not found either). */
+export const InvitationNotFoundError = defineError('VGL_INVITATION_NOT_FOUND', 'no such pending invitation', 404);

@@ -1,5 +1,7 @@
 import { RoleName, TenantId, Username } from '@vigil/schemas';
 import Type, { type Static } from 'typebox';
+import { featureNames, planNames } from './features.ts';
+import { invitationDefaultLifetimeSeconds, invitationMaxLifetimeSeconds } from './invitation.ts';
 import { permissionNames } from './permissions.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -9,7 +11,9 @@ const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^
 const TotpCode = Type.String({ pattern: '^[0-9]{6}$' });
 /** A recovery code as shown: 16 base32 characters in groups of four (80 random bits); case and hyphens do not matter. */
 const RecoveryCode = Type.String({ pattern: '^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$', description: 'One of my recovery codes, e.g. `abcd-efgh-ijkl-mnop`. Each works once.' });
-const Roles = Type.Array(RoleName, { minItems: 1, maxItems: 6, uniqueItems: true });
+const Roles = Type.Array(RoleName, { minItems: 1, maxItems: 16, uniqueItems: true });
+const PlanName = Type.Enum(planNames, { description: 'essentials: identity only; standard: + API keys, devices; enterprise: + audit API, custom roles.' });
+const FeatureName = Type.Enum(featureNames);
 const obj = <P extends Parameters<typeof Type.Object>[0]>(properties: P, description?: string) =>
   Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
 
@@ -112,6 +116,7 @@ export const CreateTenantRequest = obj({
   max_users: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   max_api_keys: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'API keys alive at once; default VIGIL_TENANT_MAX_API_KEYS.' })),
   max_devices: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, description: 'Devices registered at once; default VIGIL_TENANT_MAX_DEVICES.' })),
+  plan: Type.Optional(PlanName),
   owner: obj({ username: Username, email: Email, password: Password }),
 });
 export type CreateTenantRequest = Static<typeof CreateTenantRequest>;
@@ -137,11 +142,24 @@ export const TenantQuotasBody = Type.Object(quotaProperties, {
 });
 export const ChangeTenantQuotasRequest = obj({ tenant_id: TenantId, ...quotaProperties });
 export type ChangeTenantQuotasRequest = Static<typeof ChangeTenantQuotasRequest>;
+const FeatureList = Type.Array(FeatureName, { maxItems: featureNames.length, uniqueItems: true });
+export const TenantPlanBody = obj(
+  {
+    plan: PlanName,
+    features_enabled: Type.Optional(Type.Array(FeatureName, { uniqueItems: true, maxItems: featureNames.length, description: 'Features this tenant has beyond its plan.' })),
+    features_disabled: Type.Optional(Type.Array(FeatureName, { uniqueItems: true, maxItems: featureNames.length, description: 'Features of its plan this tenant does not have.' })),
+  },
+  'The plan and the tenant’s own flags; they replace the previous ones.',
+);
+export const ChangeTenantPlanRequest = obj({ tenant_id: TenantId, plan: PlanName, features_enabled: FeatureList, features_disabled: FeatureList });
+export type ChangeTenantPlanRequest = Static<typeof ChangeTenantPlanRequest>;
 export const TenantView = obj(
   {
     tenant_id: TenantId,
     name: Type.String(),
     status: Type.Union([Type.Literal('active'), Type.Literal('suspended')]),
+    plan: Type.String({ description: '`none` for a tenant made before plans: it keeps every feature until a plan is set.' }),
+    features: Type.Array(FeatureName, { description: 'What the plan and the tenant’s own flags give.' }),
     max_users: Type.Integer(),
     max_api_keys: Type.Integer(),
     max_devices: Type.Union([Type.Integer(), Type.Null()], { description: 'Null: no device quota (a tenant made before device quotas, until one is set).' }),
@@ -252,7 +270,81 @@ export const RoleChangeRequest = obj({ user_id: Uuid, role: RoleName });
 export type RoleChangeRequest = Static<typeof RoleChangeRequest>;
 export const UserRoles = obj({ user_id: Uuid, roles: Type.Array(RoleName) }, 'The user’s roles now.');
 export type UserRoles = Static<typeof UserRoles>;
+
+// Custom roles of a tenant -------------------------------------------------------------------------------------
+
+const RolePermissions = Type.Array(PermissionName, {
+  minItems: 1,
+  maxItems: 32,
+  uniqueItems: true,
+  description: 'Only permissions I hold myself, and none of a platform administrator’s (tenants:*, kme:*).',
+});
+const RoleDescription = Type.String({ maxLength: 200, description: 'What the role is for; not personal data, please.' });
+export const RoleDefinitionBody = obj({ permissions: RolePermissions, description: Type.Optional(RoleDescription) });
+export const DefineRoleRequest = obj({ role: RoleName, permissions: RolePermissions, description: RoleDescription });
+export type DefineRoleRequest = Static<typeof DefineRoleRequest>;
+export const RoleRef = obj({ role: RoleName });
+export type RoleRef = Static<typeof RoleRef>;
+export const RoleView = obj({
+  role: RoleName,
+  built_in: Type.Boolean(),
+  permissions: Type.Array(PermissionName),
+  description: Type.String(),
+});
+export type RoleView = Static<typeof RoleView>;
+export const RoleDefinitionResult = obj({ ...RoleView.properties, change: Type.Union([Type.Literal('defined'), Type.Literal('changed'), Type.Literal('unchanged')]) }, 'The role now.');
+export type RoleDefinitionResult = Static<typeof RoleDefinitionResult>;
+export const RoleList = obj({ roles: Type.Array(RoleView) }, 'The built-in roles, then the tenant’s custom roles.');
+export type RoleList = Static<typeof RoleList>;
 export const ChangePasswordBody = obj({ current_password: Password, new_password: Password });
 /** On the bus the session to keep comes from the caller's token, never from the body. */
 export const ChangePasswordRequest = obj({ current_password: Password, new_password: Password, session_id: Uuid });
 export type ChangePasswordRequest = Static<typeof ChangePasswordRequest>;
+
+// Invitations ---------------------------------------------------------------------------------------------------
+
+export const NewInvitation = obj({
+  email: Email,
+  roles: Roles,
+  expires_in_seconds: Type.Optional(
+    Type.Integer({ minimum: 60, maximum: invitationMaxLifetimeSeconds, default: invitationDefaultLifetimeSeconds, description: 'Seven days unless said; at most thirty.' }),
+  ),
+});
+export type NewInvitation = Static<typeof NewInvitation>;
+export const IssuedInvitation = obj(
+  {
+    invitation_id: Uuid,
+    token: Type.String({ description: '`vgi_<tenant>_<id>_<secret>`: shown this once, stored only as its SHA-256. Vigil sends no mail: hand it to the person invited.' }),
+    expires_at: Instant,
+  },
+  'The invitation.',
+);
+export type IssuedInvitation = Static<typeof IssuedInvitation>;
+export const AcceptInvitationRequest = obj({
+  token: Type.String({ minLength: 1, maxLength: 256, description: 'The invitation token, as the inviter handed it over.' }),
+  username: Username,
+  password: Password,
+});
+export type AcceptInvitationRequest = Static<typeof AcceptInvitationRequest>;
+export const ListInvitationsQuery = obj({
+  after: Type.Optional(Type.String({ format: 'uuid', description: 'The `next` of the previous page.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
+export const ListInvitationsRequest = obj({ after: Type.Optional(Uuid), limit: Type.Integer({ minimum: 1, maximum: 1000 }) });
+export type ListInvitationsRequest = Static<typeof ListInvitationsRequest>;
+export const InvitationView = obj({
+  id: Uuid,
+  email: Type.String(),
+  roles: Type.Array(RoleName),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('expired')], { description: 'Expired: no longer accepted; revoke it to tidy the list.' }),
+  created_at: Instant,
+  expires_at: Instant,
+});
+export type InvitationView = Static<typeof InvitationView>;
+export const InvitationPage = obj({
+  invitations: Type.Array(InvitationView),
+  next: Type.Union([Uuid, Type.Null()], { description: 'Pass as `after` for the next page; null on the last page.' }),
+});
+export type InvitationPage = Static<typeof InvitationPage>;
+export const InvitationRef = obj({ invitation_id: Uuid });
+export type InvitationRef = Static<typeof InvitationRef>;

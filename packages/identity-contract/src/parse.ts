@@ -37,6 +37,17 @@ import {
   TokenPair,
   UserCreatedResult,
   VerifyMfaRequest,
+  ChangeTenantPlanRequest,
+  DefineRoleRequest,
+  RoleDefinitionResult,
+  RoleList,
+  RoleRef,
+  AcceptInvitationRequest,
+  InvitationPage,
+  InvitationRef,
+  IssuedInvitation,
+  ListInvitationsRequest,
+  NewInvitation,
 } from './messages.ts';
 
 export const parseLoginRequest = requestParser(LoginRequest);
@@ -59,7 +70,14 @@ export const parseTenantRef = requestParser(TenantRef);
 export const parseChangeTenantQuotasRequest = requestParser(ChangeTenantQuotasRequest);
 export const parseMfaReauthRequest = requestParser(MfaReauthRequest);
 export const parseDeleteUserRequest = requestParser(DeleteUserRequest);
+export const parseChangeTenantPlanRequest = requestParser(ChangeTenantPlanRequest);
+export const parseDefineRoleRequest = requestParser(DefineRoleRequest);
+export const parseRoleRef = requestParser(RoleRef);
 export const parseListUsersRequest = requestParser(ListUsersRequest);
+export const parseNewInvitation = requestParser(NewInvitation);
+export const parseAcceptInvitationRequest = requestParser(AcceptInvitationRequest);
+export const parseListInvitationsRequest = requestParser(ListInvitationsRequest);
+export const parseInvitationRef = requestParser(InvitationRef);
 
 export const parseLoginResult = replyParser(LoginResult, 'identity login');
 export const parseTokenPair = replyParser(TokenPair, 'token');
@@ -75,6 +93,10 @@ export const parseUserRoles = replyParser(UserRoles, 'identity roles');
 export const parseTenantView = replyParser(TenantView, 'tenant');
 export const parseRecoveryCodes = replyParser(RecoveryCodes, 'recovery codes');
 export const parseUserPage = replyParser(UserPage, 'identity users');
+export const parseRoleList = replyParser(RoleList, 'identity roles');
+export const parseRoleDefinitionResult = replyParser(RoleDefinitionResult, 'identity role');
+export const parseIssuedInvitation = replyParser(IssuedInvitation, 'identity invitation');
+export const parseInvitationPage = replyParser(InvitationPage, 'identity invitations');
 
 const claimsValidator = Compile(AccessClaims);
 /** The claims of a verified access token, or undefined when they are not Vigil's. */

@@ -13,6 +13,9 @@ export const identitySubjects = {
   suspendTenant: 'cmd.identity.suspend_tenant',
   reactivateTenant: 'cmd.identity.reactivate_tenant',
   changeTenantQuotas: 'cmd.identity.change_tenant_quotas',
+  changeTenantPlan: 'cmd.identity.change_tenant_plan',
+  defineRole: 'cmd.identity.define_role',
+  deleteRole: 'cmd.identity.delete_role',
   createUser: 'cmd.identity.create_user',
   changePassword: 'cmd.identity.change_password',
   createApiKey: 'cmd.identity.create_api_key',
@@ -23,9 +26,14 @@ export const identitySubjects = {
   unlockUser: 'cmd.identity.unlock_user',
   assignRole: 'cmd.identity.assign_role',
   revokeRole: 'cmd.identity.revoke_role',
+  invite: 'cmd.identity.invite',
+  acceptInvitation: 'cmd.identity.accept_invitation',
+  revokeInvitation: 'cmd.identity.revoke_invitation',
   sessions: 'qry.identity.sessions',
   apiKeys: 'qry.identity.api_keys',
   users: 'qry.identity.users',
+  roles: 'qry.identity.roles',
+  invitations: 'qry.identity.invitations',
   /** The public keys that verify access tokens; every edge asks at start and when it meets an unknown `kid`. */
   jwks: 'qry.identity.jwks',
 } as const;
@@ -35,6 +43,13 @@ export const platformTenant = 'platform';
 
 /** Every tenant's own aggregate (`auth.<tenant>.tenant.<tenant>`): what edges follow to learn suspensions. */
 export const tenantEventsFilter = 'auth.*.tenant.*';
+
+/** Every tenant's custom roles (`auth.<tenant>.roles.<tenant>`): what edges follow to know what each role grants. */
+export const customRoleEventsFilter = 'auth.*.roles.*';
+
+export function customRolesSubject(tenant: string): string {
+  return `auth.${tenant}.roles.${tenant}`;
+}
 
 /** Every event of every session: what edges follow to learn revocations within a second. */
 export const sessionEventsFilter = 'auth.*.session.*';

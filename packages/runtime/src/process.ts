@@ -87,6 +87,7 @@ export async function startProcess(name: string, modules: readonly ServiceModule
   const database = needsDatabase
     ? await openDatabase({
         logger,
+        schema: config.VIGIL_READ_MODEL_SCHEMA,
         ...(config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: join(config.VIGIL_DATA_DIR, 'pglite') }),
       })
     : undefined;

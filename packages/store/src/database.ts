@@ -8,6 +8,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '@vigil/log';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { MigrationConfig } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -23,6 +24,8 @@ export const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '.
 export interface Database {
   /** PostgreSQL through postgres.js, or the embedded PGlite. */
   readonly kind: 'postgres' | 'pglite';
+  /** The schema that holds the read models: every connection's search_path, and the migrations' target. */
+  readonly schema: string;
   readonly db: Db;
   /** Round trip to the database, in ms; throws when it does not answer. */
   ping(): Promise<number>;
@@ -64,36 +67,73 @@ export interface DatabaseOptions {
   readonly dataDir?: string;
   readonly logger: Logger;
   readonly maxConnections?: number;
+  /**
+   * The schema of the read models (VIGIL_READ_MODEL_SCHEMA), created when missing and migrated on its own; default
+   * `public`. A plain lowercase identifier: it is also part of the projectors' consumer and lease names.
+   */
+  readonly schema?: string;
 }
 
-// Any fixed number: every Vigil process migrating the same database takes this lock first.
+/** Where read models live unless VIGIL_READ_MODEL_SCHEMA says otherwise: where they always lived. */
+export const defaultReadModelSchema = 'public';
+
+/**
+ * Where a schema's applied migrations are recorded. `public` keeps Drizzle's default (`drizzle.__drizzle_migrations`),
+ * as deployments from before schemas have it; any other schema records its own inside itself, so two releases
+ * migrate their schemas independently and dropping a schema forgets its migrations with it.
+ */
+export function migrationsTableOf(readModelSchema: string): { readonly migrationsSchema: string; readonly migrationsTable: string } {
+  return { migrationsSchema: readModelSchema === defaultReadModelSchema ? 'drizzle' : readModelSchema, migrationsTable: '__drizzle_migrations' };
+}
+
+// Any fixed number: every Vigil process migrating the same database takes this lock first, whatever its schema
+// (an advisory lock is per database): migrations of two schemas never interleave.
 const migrationLock = 7_411_306_241;
 
 /** Opens the read-model database and applies pending migrations (one process at a time on PostgreSQL). */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const started = performance.now();
-  const database = options.url ? await openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.dataDir ?? 'memory://');
+  const readModelSchema = options.schema ?? defaultReadModelSchema;
+  const database = options.url
+    ? await openPostgres(options.url, options.maxConnections ?? 10, readModelSchema)
+    : await openPglite(options.dataDir ?? 'memory://', readModelSchema);
   options.logger.info(
-    { database: database.kind, ms: Math.round(performance.now() - started) },
+    { database: database.kind, schema: database.schema, ms: Math.round(performance.now() - started) },
     'database open, migrations applied',
   );
   return database;
 }
 
-async function openPostgres(url: string, max: number): Promise<Database> {
-  const client = postgres(url, { max, onnotice: () => {} });
+/**
+ * The migrations of a read-model schema. The migration files name no schema (a test keeps it so): their tables,
+ * indexes, functions and triggers land in the first schema of the search_path, which every connection sets to the
+ * read-model schema and to nothing else, so no name resolves to another release's tables.
+ */
+function migrationConfig(readModelSchema: string): MigrationConfig {
+  return { migrationsFolder, ...migrationsTableOf(readModelSchema) };
+}
+
+async function openPostgres(url: string, max: number, readModelSchema: string): Promise<Database> {
+  // A startup parameter, so every connection of the pool (and a reserved one) starts in the read-model schema.
+  const connection = { search_path: quoteIdentifier(readModelSchema) };
+  const client = postgres(url, { max, onnotice: () => {}, connection });
   const db = drizzlePostgres(client, { schema });
   // The lock is held on a client of its own: drizzle(client) changes the serializers of the client it wraps.
   const lock = postgres(url, { max: 1, onnotice: () => {} });
   try {
     await lock`select pg_advisory_lock(${migrationLock})`;
-    await migratePostgres(db, { migrationsFolder });
+    await lock.unsafe(`create schema if not exists ${quoteIdentifier(readModelSchema)}`);
+    await migratePostgres(db, migrationConfig(readModelSchema));
     await lock`select pg_advisory_unlock(${migrationLock})`;
+  } catch (err) {
+    await client.end({ timeout: 5 });
+    throw err;
   } finally {
     await lock.end();
   }
   return {
     kind: 'postgres',
+    schema: readModelSchema,
     db,
     ping: () => timed(() => db.execute(sql`select 1`)),
     async bulkTransaction<T>(work: (session: BulkSession) => Promise<T>): Promise<T> {
@@ -176,13 +216,21 @@ async function writeAll(writable: Writable, chunks: AsyncIterable<Uint8Array>, p
 /** PGlite reads COPY input from a blob: rows go in blobs of about this many bytes. */
 const pgliteCopyBytes = 8 * 1024 * 1024;
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, readModelSchema: string): Promise<Database> {
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true });
   const client = new PGlite(dataDir);
   const db = drizzlePglite(client, { schema });
-  await migratePglite(db, { migrationsFolder });
+  try {
+    // PGlite is one session: its search_path, set once, is every later statement's (transactions included).
+    await client.exec(`create schema if not exists ${quoteIdentifier(readModelSchema)}; set search_path to ${quoteIdentifier(readModelSchema)}`);
+    await migratePglite(db, migrationConfig(readModelSchema));
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
   return {
     kind: 'pglite',
+    schema: readModelSchema,
     db,
     ping: () => timed(() => db.execute(sql`select 1`)),
     bulkTransaction: (work) =>
@@ -223,7 +271,8 @@ export async function migrationStatus(database: Database): Promise<{ known: numb
   const { readFile } = await import('node:fs/promises');
   const journal: unknown = JSON.parse(await readFile(join(migrationsFolder, 'meta', '_journal.json'), 'utf8'));
   const known = typeof journal === 'object' && journal !== null && 'entries' in journal && Array.isArray(journal.entries) ? journal.entries.length : 0;
-  const rows = await database.db.execute(sql`select count(*)::int as applied from drizzle.__drizzle_migrations`);
+  const table = migrationsTableOf(database.schema);
+  const rows = await database.db.execute(sql`select count(*)::int as applied from ${sql.identifier(table.migrationsSchema)}.${sql.identifier(table.migrationsTable)}`);
   const applied = Number(rowsOf(rows)[0]?.['applied'] ?? 0);
   return { known, applied };
 }

@@ -1,5 +1,6 @@
 import { getTableColumns, getTableName, sql, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
+import { copyField, copyNull } from './copy-text.ts';
 import type { Tx } from './database.ts';
 
 /**
@@ -38,14 +39,6 @@ export async function insertMany<T extends PgTable>(tx: Tx, table: T, rows: read
   );
 }
 
-/** Characters COPY's text format escapes with a backslash. */
-const copySpecial = /[\\\n\r\t]/;
-const copyEscapes: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-function copyText(text: string): string {
-  return copySpecial.test(text) ? text.replace(/[\\\n\r\t]/g, (c) => copyEscapes[c] ?? c) : text;
-}
-
 /** Rows of one table as COPY text format: the column names to COPY into, and whole lines for a batch of rows. */
 export interface CopyEncoder<T extends PgTable> {
   readonly columns: readonly string[];
@@ -68,11 +61,11 @@ export function copyEncoder<T extends PgTable>(table: T, sample: T['$inferInsert
     names.push(column.name);
   }
   const field = (value: unknown, json: boolean): string => {
-    if (value === null || value === undefined) return '\\N';
-    if (json) return copyText(JSON.stringify(value));
+    if (value === null || value === undefined) return copyNull;
+    if (json) return copyField(JSON.stringify(value));
     switch (typeof value) {
       case 'string':
-        return copyText(value);
+        return copyField(value);
       case 'number':
       case 'bigint':
         return String(value);

@@ -2,13 +2,22 @@
 import { randomBytes } from 'node:crypto';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { Bus, Delivery } from '@vigil/bus';
-import { defineError, readMessage } from '@vigil/bus';
+import { defineError } from '@vigil/bus';
 import { getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { quoteIdentifier, rowsOf, type BulkSession, type Database, type Tx } from './database.ts';
-import { copyEncoder } from './insert-many.ts';
+import { copyEncoder, type CopyEncoder } from './insert-many.ts';
 import { createLease } from './lease.ts';
-import { readCheckpoint, resetProjection, startProjector, type BulkRebuild, type Projection } from './projector.ts';
+import {
+  projectorNames,
+  readCheckpoint,
+  resetProjection,
+  startProjector,
+  type BulkRebuild,
+  type EncodedRows,
+  type Projection,
+  type StoredMessages,
+} from './projector.ts';
 import { projectionCheckpoints } from './schema.ts';
 
 export const ProjectionBusyError = defineError(
@@ -22,7 +31,7 @@ export interface RebuildOptions {
   readonly instance: string;
   /** How long to wait for the lease before giving up (default 5 s). */
   readonly leaseWaitMs?: number;
-  /** Events per transaction through the projector (default 500); per row-building step in bulk (default 256). */
+  /** Events per transaction through the projector (default 500); messages per batch to the bulk encoder (default 1024). */
   readonly batchSize?: number;
   /**
    * Progress: the stream sequence reached and the one the rebuild runs to. Through the projector, after each
@@ -51,7 +60,7 @@ async function targetSequence(bus: Bus, projection: Projection): Promise<number>
  */
 export async function rebuildProjection(bus: Bus, database: Database, projection: Projection, options: RebuildOptions): Promise<{ checkpoint: number; ms: number }> {
   const started = performance.now();
-  const lease = await createLease(bus, `projection.${projection.name}`, options.instance);
+  const lease = await createLease(bus, projectorNames(database.schema, projection.name).lease, options.instance);
   const wait = AbortSignal.timeout(options.leaseWaitMs ?? 5000);
   await lease.acquire(wait);
   if (wait.aborted) throw new ProjectionBusyError(projection.name, 'its lease was not released');
@@ -88,30 +97,77 @@ export async function rebuildProjection(bus: Bus, database: Database, projection
 }
 
 /**
- * Messages the ordered consumer asks for at a time. A rebuild reads far slower than the server sends (raw reads
- * run at several times its speed with any window from 512 up), and every message waiting in memory survives
- * garbage collections, so the window is small.
+ * Messages the ordered consumer asks for at a time, at least. A rebuild reads far slower than the server sends (raw
+ * reads run at several times its speed with any window from 512 up), and every message waiting in memory survives
+ * garbage collections, so the window is small: two batches.
  */
-const readAhead = 512;
-/** Events per row-building step in bulk: few enough that what they allocate dies young (cheap to collect). */
-const bulkStep = 128;
-/** Bytes of COPY text per write: large enough that per-write costs vanish, small enough to keep memory flat. */
-const copyChunkBytes = 512 * 1024;
+const readAhead = 1024;
+/**
+ * Messages per batch handed to the encoder: enough that handing one to a worker thread costs little per message
+ * (512 to 2048 measure alike).
+ */
+const bulkStep = 1024;
+/**
+ * Batches the encoder may hold at once: while it encodes the next ones (on a worker thread), this thread reads the
+ * stream and sends the rows before them.
+ */
+const encodeAhead = 4;
 
-interface StoredBatch {
-  /** The valid events, as the projector would apply them. */
-  readonly deliveries: Delivery[];
-  /** Messages that failed validation: the projector terminated them (and reported them then); rows never had them. */
-  rejected: number;
-  /** The last stream sequence read. */
-  lastSeq: number;
+/** Packs stored messages into StoredMessages, one batch at a time. */
+class MessagePacker {
+  #count = 0;
+  #bytes = 0;
+  #seqs: Float64Array<ArrayBuffer>;
+  #ends: Uint32Array<ArrayBuffer>;
+  #subjects: string[] = [];
+  #payloads: Uint8Array<ArrayBuffer>;
+
+  constructor(readonly capacity: number) {
+    this.#seqs = new Float64Array(capacity);
+    this.#ends = new Uint32Array(capacity);
+    this.#payloads = new Uint8Array(capacity * 512);
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  add(seq: number, subject: string, payload: Uint8Array): void {
+    const end = this.#bytes + payload.length;
+    if (end > this.#payloads.length) {
+      const grown = new Uint8Array(Math.max(end, this.#payloads.length * 2));
+      grown.set(this.#payloads.subarray(0, this.#bytes));
+      this.#payloads = grown;
+    }
+    this.#payloads.set(payload, this.#bytes);
+    this.#bytes = end;
+    this.#seqs[this.#count] = seq;
+    this.#ends[this.#count] = end;
+    this.#subjects.push(subject);
+    this.#count++;
+  }
+
+  /** The batch packed so far; the next starts empty, in buffers of its own (this one's may go to another thread). */
+  take(): StoredMessages {
+    const batch: StoredMessages = { count: this.#count, seqs: this.#seqs, subjects: this.#subjects, payloads: this.#payloads, ends: this.#ends };
+    const bytes = this.#bytes;
+    this.#count = 0;
+    this.#bytes = 0;
+    this.#seqs = new Float64Array(this.capacity);
+    this.#ends = new Uint32Array(this.capacity);
+    this.#subjects = [];
+    // The next batch is likely the size of this one.
+    this.#payloads = new Uint8Array(Math.max(bytes + (bytes >> 3), 64 * 1024));
+    return batch;
+  }
 }
 
 /**
  * A projection's stream from its first message up to `target`, in order, through an ordered consumer (no acks, no
- * durable state: the checkpoint is in the database), validated as the projector validates.
+ * durable state: the checkpoint is in the database), packed in batches as stored: reading is all this thread does
+ * with a message, the encoder parses and validates it.
  */
-async function* readStored(bus: Bus, projection: Projection, target: number, batchSize: number): AsyncGenerator<StoredBatch> {
+async function* readStored(bus: Bus, projection: Projection, target: number, batchSize: number): AsyncGenerator<StoredMessages> {
   if (target <= 0) return;
   const consumer = await bus.js.consumers.get(bus.names.stream(projection.stream), {
     deliver_policy: DeliverPolicy.All,
@@ -123,25 +179,53 @@ async function* readStored(bus: Bus, projection: Projection, target: number, bat
     return;
   }
   const messages = await consumer.consume({ max_messages: Math.max(readAhead, batchSize * 2) });
-  let batch: StoredBatch = { deliveries: [], rejected: 0, lastSeq: 0 };
+  const packer = new MessagePacker(batchSize);
   try {
     for await (const m of messages) {
-      if (m.seq > target) break;
-      const read = readMessage(bus, m);
-      if (read.ok) batch.deliveries.push({ event: read.event, seq: m.seq, subject: bus.names.plain(m.subject), deliveryCount: 1 });
-      else batch.rejected++;
-      batch.lastSeq = m.seq;
-      const end = m.seq >= target || m.info.pending === 0;
-      if (end) break;
-      if (batch.deliveries.length >= batchSize) {
-        yield batch;
-        batch = { deliveries: [], rejected: 0, lastSeq: 0 };
-      }
+      const info = m.info;
+      if (info.streamSequence > target) break;
+      packer.add(info.streamSequence, bus.names.plain(m.subject), m.data);
+      if (info.streamSequence >= target || info.pending === 0) break;
+      if (packer.count >= batchSize) yield packer.take();
     }
   } finally {
     await messages.close();
   }
-  if (batch.lastSeq > 0) yield batch;
+  if (packer.count > 0) yield packer.take();
+}
+
+/**
+ * A BulkRebuild from a row builder, for a projection whose rows are cheap to compute: fed every valid event once,
+ * in stream order, in batches (it may keep state between them), on this thread; its rows written with copyEncoder,
+ * the columns those of the first row, which every row must share.
+ */
+export function rowBulkRebuild<T extends PgTable>(table: T, start: () => (events: readonly Delivery[]) => readonly T['$inferInsert'][]): BulkRebuild<T> {
+  return {
+    table,
+    start({ registry }) {
+      const build = start();
+      let encoder: CopyEncoder<T> | undefined;
+      return {
+        async encode(batch) {
+          const deliveries: Delivery[] = [];
+          let rejected = 0;
+          for (let i = 0, from = 0; i < batch.count; i++) {
+            const to = batch.ends[i] ?? from;
+            const read = registry.read(batch.payloads.subarray(from, to));
+            from = to;
+            if (read.ok) deliveries.push({ event: read.event, seq: batch.seqs[i] ?? 0, subject: batch.subjects[i] ?? '', deliveryCount: 1 });
+            else rejected++;
+          }
+          const rows = build(deliveries);
+          const first = rows[0];
+          if (!first) return { columns: [], copy: new Uint8Array(0), rejected };
+          encoder ??= copyEncoder(table, first);
+          return { columns: encoder.columns, copy: Buffer.from(encoder.encode(rows), 'utf8'), rejected };
+        },
+        close: async () => {},
+      };
+    },
+  };
 }
 
 /**
@@ -186,34 +270,21 @@ async function dropIndexes(session: BulkSession, table: string): Promise<string[
 }
 
 /**
- * COPYs batches of rows into the table; the column list comes from the first row. Rows are encoded as they come
- * and sent as buffers of about copyChunkBytes: what waits for the socket is bytes outside the JavaScript heap, not
- * thousands of strings the garbage collector would copy again and again.
+ * COPYs the rows of every batch into the table, starting with the first batch that has some (its columns are the
+ * COPY's). Each batch's text goes as one write: bytes outside the JavaScript heap, not strings the garbage collector
+ * would copy again and again.
  */
-async function copyRows(session: BulkSession, table: PgTable, batches: AsyncGenerator<readonly PgTable['$inferInsert'][]>): Promise<void> {
+async function copyRows(session: BulkSession, table: PgTable, batches: AsyncGenerator<EncodedRows>): Promise<void> {
   try {
-    const first = await batches.next();
-    const sample = first.done ? undefined : first.value[0];
-    if (first.done || !sample) return;
-    const encoder = copyEncoder(table, sample);
+    let first = await batches.next();
+    while (!first.done && first.value.copy.length === 0) first = await batches.next();
+    if (first.done) return;
+    const { columns, copy } = first.value;
     const chunks = async function* () {
-      let pending: Buffer[] = [];
-      let bytes = 0;
-      for (let rows: readonly PgTable['$inferInsert'][] | undefined = first.value; rows; ) {
-        const encoded = Buffer.from(encoder.encode(rows), 'utf8');
-        pending.push(encoded);
-        bytes += encoded.length;
-        if (bytes >= copyChunkBytes) {
-          yield Buffer.concat(pending, bytes);
-          pending = [];
-          bytes = 0;
-        }
-        const next = await batches.next();
-        rows = next.done ? undefined : next.value;
-      }
-      if (bytes > 0) yield Buffer.concat(pending, bytes);
+      yield copy;
+      for await (const rows of batches) if (rows.copy.length > 0) yield rows.copy;
     };
-    await session.copyIn(getTableName(table), encoder.columns, chunks());
+    await session.copyIn(getTableName(table), columns, chunks());
   } finally {
     await batches.return(undefined);
   }
@@ -221,7 +292,7 @@ async function copyRows(session: BulkSession, table: PgTable, batches: AsyncGene
 
 /**
  * A rebuild from sequence 0 as one transaction: empty the tables and the checkpoint, drop the table's indexes and
- * unique constraints, stream every row in with COPY while the next ones are read and computed, create the indexes
+ * unique constraints, stream every row in with COPY while the next ones are read and encoded, create the indexes
  * and constraints again (checking every row), write the checkpoint, commit. Exactly once as the projector is: the
  * rows and the checkpoint commit together. A crash, an error or a lost lease rolls all of it back, tables, indexes,
  * constraints and checkpoint as they were before: there is nothing to recover. Readers of the tables wait for the
@@ -231,48 +302,66 @@ async function rebuildInBulk(bus: Bus, database: Database, projection: Projectio
   await projection.prepare?.(database);
   const target = await targetSequence(bus, projection);
   const batchSize = options.batchSize ?? bulkStep;
-  return database.bulkTransaction(async (session) => {
-    // The commit may return before its WAL is on disk. Safe for this transaction, and set for it alone: it holds
-    // every row and the checkpoint, so a crash that loses the commit loses both together, the database comes back
-    // as it was before the rebuild (its old rows, its old checkpoint, consistent with each other), and running the
-    // rebuild again does it all again. Nothing is acked to anyone on the strength of this commit.
-    await session.query(`set local synchronous_commit = off`);
-    // What resetProjection does, in this same transaction (the append-only trigger allows TRUNCATE in a reset).
-    await session.query(`select set_config('vigil.projection_reset', 'on', true)`);
-    const tables = projection.tables.map((t) => quoteIdentifier(getTableName(t)));
-    if (tables.length > 0) await session.query(`truncate ${tables.join(', ')}`);
-    const checkpoints = quoteIdentifier(getTableName(projectionCheckpoints));
-    await session.query(`delete from ${checkpoints} where ${quoteIdentifier(projectionCheckpoints.projection.name)} = $1`, [projection.name]);
-    const indexes = await dropIndexes(session, getTableName(bulk.table));
+  // Started first, so what it starts (a worker thread) gets ready while the transaction empties the tables.
+  const encoder = bulk.start({ registry: bus.registry, messages: target });
+  try {
+    return await database.bulkTransaction(async (session) => {
+      // The commit may return before its WAL is on disk. Safe for this transaction, and set for it alone: it holds
+      // every row and the checkpoint, so a crash that loses the commit loses both together, the database comes back
+      // as it was before the rebuild (its old rows, its old checkpoint, consistent with each other), and running the
+      // rebuild again does it all again. Nothing is acked to anyone on the strength of this commit.
+      await session.query(`set local synchronous_commit = off`);
+      // What resetProjection does, in this same transaction (the append-only trigger allows TRUNCATE in a reset).
+      await session.query(`select set_config('vigil.projection_reset', 'on', true)`);
+      const tables = projection.tables.map((t) => quoteIdentifier(getTableName(t)));
+      if (tables.length > 0) await session.query(`truncate ${tables.join(', ')}`);
+      const checkpoints = quoteIdentifier(getTableName(projectionCheckpoints));
+      await session.query(`delete from ${checkpoints} where ${quoteIdentifier(projectionCheckpoints.projection.name)} = $1`, [projection.name]);
+      const indexes = await dropIndexes(session, getTableName(bulk.table));
 
-    let lastSeq = 0;
-    let rejected = 0;
-    const build = bulk.start();
-    const rowBatches = async function* () {
-      for await (const batch of readStored(bus, projection, target, batchSize)) {
-        if (lost.aborted) throw new Error(`lost the lease of projection ${projection.name} while rebuilding it`);
-        const rows = build(batch.deliveries);
-        lastSeq = batch.lastSeq;
-        rejected += batch.rejected;
-        options.onProgress?.(lastSeq, target);
-        if (rows.length > 0) yield rows;
+      let lastSeq = 0;
+      let rejected = 0;
+      const encoded = async function* () {
+        const inProgress: { rows: Promise<EncodedRows>; lastSeq: number }[] = [];
+        const oldest = async () => {
+          const batch = inProgress.shift();
+          if (!batch) throw new Error('no batch in progress');
+          const rows = await batch.rows;
+          lastSeq = batch.lastSeq;
+          rejected += rows.rejected;
+          options.onProgress?.(lastSeq, target);
+          return rows;
+        };
+        for await (const batch of readStored(bus, projection, target, batchSize)) {
+          if (lost.aborted) throw new Error(`lost the lease of projection ${projection.name} while rebuilding it`);
+          // Read before the batch goes to the encoder: its buffers may go to another thread with it.
+          const batchLastSeq = batch.seqs[batch.count - 1] ?? lastSeq;
+          const rows = encoder.encode(batch);
+          // Awaited in order below; a failure of a later batch while an earlier one is awaited is not unhandled.
+          rows.catch(() => {});
+          inProgress.push({ rows, lastSeq: batchLastSeq });
+          if (inProgress.length >= encodeAhead) yield await oldest();
+        }
+        while (inProgress.length > 0) yield await oldest();
+      };
+      await copyRows(session, bulk.table, encoded());
+
+      for (const index of indexes) await session.query(index);
+      if (lastSeq > 0) {
+        const c = projectionCheckpoints;
+        await session.query(
+          `insert into ${checkpoints} (${[c.projection, c.stream, c.lastSeq].map((column) => quoteIdentifier(column.name)).join(', ')}) values ($1, $2, $3)`,
+          [projection.name, bus.names.stream(projection.stream), lastSeq],
+        );
       }
-    };
-    await copyRows(session, bulk.table, rowBatches());
-
-    for (const index of indexes) await session.query(index);
-    if (lastSeq > 0) {
-      const c = projectionCheckpoints;
-      await session.query(
-        `insert into ${checkpoints} (${[c.projection, c.stream, c.lastSeq].map((column) => quoteIdentifier(column.name)).join(', ')}) values ($1, $2, $3)`,
-        [projection.name, bus.names.stream(projection.stream), lastSeq],
-      );
-    }
-    // Never commit without the lease: another holder may have started from the old checkpoint.
-    if (lost.aborted) throw new Error(`lost the lease of projection ${projection.name} while rebuilding it`);
-    if (rejected > 0) bus.logger.warn({ projection: projection.name, rejected }, 'messages that fail validation were stepped over, as the projector did');
-    return lastSeq;
-  });
+      // Never commit without the lease: another holder may have started from the old checkpoint.
+      if (lost.aborted) throw new Error(`lost the lease of projection ${projection.name} while rebuilding it`);
+      if (rejected > 0) bus.logger.warn({ projection: projection.name, rejected }, 'messages that fail validation were stepped over, as the projector did');
+      return lastSeq;
+    });
+  } finally {
+    await encoder.close();
+  }
 }
 
 export interface TableComparison {

@@ -2,10 +2,10 @@ import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
 import { readMessage, rejectMessage, type Bus, type Delivery, type RejectionReason } from '@vigil/bus';
 import type { Logger } from '@vigil/log';
-import type { StreamName } from '@vigil/schemas';
+import type { EventRegistry, StreamName } from '@vigil/schemas';
 import { eq, getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import type { Database, Tx } from './database.ts';
+import { defaultReadModelSchema, type Database, type Tx } from './database.ts';
 import { createLease, type Lease } from './lease.ts';
 import { projectionCheckpoints } from './schema.ts';
 
@@ -33,15 +33,54 @@ export interface Projection {
   readonly bulkRebuild?: BulkRebuild;
 }
 
+/**
+ * Messages of a stream as stored, a batch of them in stream order, for a bulk rebuild: the payloads back to back in
+ * one buffer, so a batch is a few objects rather than one per message, and can be handed to a worker thread whole
+ * (its buffers transferred, not copied).
+ */
+export interface StoredMessages {
+  readonly count: number;
+  /** The stream sequence of each message. */
+  readonly seqs: Float64Array<ArrayBuffer>;
+  /** The subject of each, without the namespace. */
+  readonly subjects: readonly string[];
+  /** Every payload (JSON in UTF-8, unchecked), back to back: message i's ends at ends[i], and starts where i - 1's ends. */
+  readonly payloads: Uint8Array<ArrayBuffer>;
+  readonly ends: Uint32Array<ArrayBuffer>;
+}
+
+/** The rows of one batch as COPY text (Database.bulkTransaction's copyIn). */
+export interface EncodedRows {
+  /** The columns each line gives, in order. */
+  readonly columns: readonly string[];
+  /** Whole lines, one per row (empty when the batch made none). */
+  readonly copy: Uint8Array;
+  /** Messages of the batch that failed validation: the projector terminated them, and rows never had them. */
+  readonly rejected: number;
+}
+
+/** Turns one rebuild's stored messages into COPY text, batch after batch. */
+export interface BulkEncoder {
+  /**
+   * The rows of a batch. Called for every batch in stream order, each without waiting for the one before to be
+   * answered (several may be in progress); the answers are taken in the same order.
+   */
+  encode(batch: StoredMessages): Promise<EncodedRows>;
+  /** Frees what the encoder holds (a worker thread); called once, whether the rebuild completed or not. */
+  close(): Promise<void>;
+}
+
 /** How a projection's rows are computed when it is rebuilt from sequence 0 (Projection.bulkRebuild). */
 export interface BulkRebuild<T extends PgTable = PgTable> {
   /** The one table the rows go to (its other tables, if any, stay empty). */
   readonly table: T;
   /**
-   * A row builder for one rebuild from empty tables, fed every valid event once, in stream order, in batches; it
-   * may keep state between batches (a hash chain's head). Rows must share the keys of the first one.
+   * An encoder for one rebuild from empty tables, fed every stored message once, in stream order. It validates each
+   * message as the projector does, with `registry.read` (one that fails makes no row and is counted as rejected),
+   * and may keep state from one batch to the next (a hash chain's head). `messages`: about how many the rebuild will
+   * read (the stream's last sequence), for an encoder whose way of working depends on the size.
    */
-  start(): (events: readonly Delivery[]) => readonly T['$inferInsert'][];
+  start(context: { readonly registry: EventRegistry; readonly messages: number }): BulkEncoder;
 }
 
 export interface ProjectorOptions {
@@ -62,6 +101,28 @@ export interface RunningProjector {
   stop(): Promise<void>;
   /** Checkpoint and messages left to apply (null while another replica holds the lease). */
   lag(): Promise<{ checkpoint: number; pending: number | null; active: boolean }>;
+}
+
+/**
+ * The bus names of a projection's runtime in one read-model schema: its lease and its durable consumer. In `public`
+ * they are what they always were (`projection.<name>`, `projection_<name>`); in another schema they carry it
+ * (`projection.<schema>-<name>`, `projection_<schema>-<name>`), so two releases on two schemas project side by side
+ * without taking each other's lease or consumer. The `-` cannot occur in a schema name (a plain SQL identifier)
+ * nor in a projection's (refused here), so a name belongs to one schema only: `projection_kme_supply` is public's
+ * kme_supply and never schema kme's supply.
+ */
+export function projectorNames(schema: string, projection: string): { readonly lease: string; readonly consumer: string } {
+  if (projection.includes('-')) throw new Error(`projection name ${JSON.stringify(projection)} has a -, which separates the schema in consumer names`);
+  const qualified = schema === defaultReadModelSchema ? projection : `${schema}-${projection}`;
+  return { lease: `projection.${qualified}`, consumer: `projection_${qualified}` };
+}
+
+/** The projection whose durable consumer in `schema` this is (projectorNames), or undefined. */
+export function projectionOfConsumer(schema: string, consumer: string): string | undefined {
+  const prefix = projectorNames(schema, '').consumer;
+  if (!consumer.startsWith(prefix)) return undefined;
+  const projection = consumer.slice(prefix.length);
+  return projection.length > 0 && !projection.includes('-') ? projection : undefined;
 }
 
 export async function readCheckpoint(database: Database, projection: string): Promise<number> {
@@ -92,11 +153,12 @@ type Entry = { m: JsMsg; delivery: Delivery } | { m: JsMsg; rejected: { reason: 
 export async function startProjector(bus: Bus, database: Database, projection: Projection, options: ProjectorOptions): Promise<RunningProjector> {
   const logger = bus.logger.child({ projection: projection.name });
   const stream = bus.names.stream(projection.stream);
-  const durable = bus.names.consumer(`projection_${projection.name}`);
+  const names = projectorNames(database.schema, projection.name);
+  const durable = bus.names.consumer(names.consumer);
   const batchSize = options.batchSize ?? 500;
   const maxAttempts = options.maxAttempts ?? 5;
   await projection.prepare?.(database);
-  const lease = await createLease(bus, `projection.${projection.name}`, options.instance, options.leaseTtlMs);
+  const lease = await createLease(bus, names.lease, options.instance, options.leaseTtlMs);
   const stopping = new AbortController();
   let active = false;
   let closeMessages: (() => Promise<void>) | undefined;

@@ -7,7 +7,7 @@ import { append, createEvent, type Delivery } from '@vigil/bus';
 import { availableDatabaseKinds, createTestDatabase, startTestBus, type TestBus, type TestDatabase } from '@vigil/testkit';
 import { asc, sql } from 'drizzle-orm';
 import { bigint, boolean, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import { copyEncoder, insertMany, readCheckpoint, rebuildProjection, rowsOf, startProjector, type Database, type Projection } from '../src/index.ts';
+import { copyEncoder, insertMany, readCheckpoint, rebuildProjection, rowBulkRebuild, rowsOf, startProjector, type Database, type Projection } from '../src/index.ts';
 import { CounterIncremented, testRegistry } from '../../bus/test/test-events.ts';
 
 const actor = { kind: 'system', id: 'test' } as const;
@@ -47,7 +47,7 @@ function bulkProjection(bulk?: (events: readonly Delivery[]) => readonly (typeof
     async apply(tx, events) {
       await insertMany(tx, bulkRows, events.map(rowOf));
     },
-    ...(bulk ? { bulkRebuild: { table: bulkRows, start: () => bulk } } : {}),
+    ...(bulk ? { bulkRebuild: rowBulkRebuild(bulkRows, () => bulk) } : {}),
   };
 }
 

@@ -13,7 +13,7 @@ const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Instant = Type.String({ format: 'date-time' });
 /** Lowercase, no `@` (so a username is never an e-mail address), safe in logs. */
 export const Username = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{2,63}$' });
-export const RoleName = Type.Union([
+export const BuiltInRoleName = Type.Union([
   Type.Literal('platform_admin'),
   Type.Literal('owner'),
   Type.Literal('admin'),
@@ -21,7 +21,13 @@ export const RoleName = Type.Union([
   Type.Literal('auditor'),
   Type.Literal('viewer'),
 ]);
-const Roles = Type.Array(RoleName, { minItems: 1, maxItems: 6 });
+/** A built-in role, or one of the tenant's custom roles (lowercase, safe in logs and tokens). */
+export const RoleName = Type.String({ pattern: '^[a-z][a-z0-9_]{2,39}$' });
+const Roles = Type.Array(RoleName, { minItems: 1, maxItems: 16 });
+/** What a plan or a tenant's own flags turn on; the identity contract says what each gates. */
+const FeatureName = Type.String({ pattern: '^[a-z][a-z0-9_]{1,39}$' });
+const Features = Type.Array(FeatureName, { maxItems: 32 });
+const PlanName = Type.String({ pattern: '^[a-z][a-z0-9_]{1,39}$' });
 /** A permission as `resource:action`; which ones exist is the identity contract's business (it may add more). */
 const PermissionName = Type.String({ pattern: '^[a-z_]+:[a-z_]+$', maxLength: 64 });
 const Permissions = Type.Array(PermissionName, { minItems: 1, maxItems: 32 });
@@ -45,6 +51,10 @@ export const TenantCreated = defineEvent(
     max_api_keys: Type.Optional(Type.Integer({ minimum: 0 })),
     /** Devices registered at once. Absent on tenants made before device quotas: no quota until one is set. */
     max_devices: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The plan. Absent on tenants made before plans, which keep every feature until a plan is set. */
+    plan: Type.Optional(PlanName),
+    /** The features the tenant has, as the plan gave them then: what every service enforces, whatever plans become. */
+    features: Type.Optional(Features),
   }),
 );
 /** No sign-in, refresh or request of the tenant's is accepted from here on; its sessions end (see TenantReactivated). */
@@ -62,11 +72,40 @@ export const TenantQuotaChanged = defineEvent(
     max_devices: Type.Optional(Type.Integer({ minimum: 0 })),
   }),
 );
+/**
+ * A new plan, the features turned on or off for this tenant beyond it, and the features that gives (`features`, what
+ * every service enforces). It takes effect at once on every edge (a route of a feature the tenant lacks answers 403),
+ * at the MQTT broker, and on every creation from here on.
+ */
+export const TenantPlanChanged = defineEvent(
+  StreamName.AuthEvent,
+  'auth.tenant.plan_changed',
+  1,
+  object({ plan: PlanName, features_enabled: Features, features_disabled: Features, features: Features }),
+);
 export const SeatTaken = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_taken', 1, object({ user_id: Uuid }));
 export const SeatReleased = defineEvent(StreamName.AuthEvent, 'auth.tenant.seat_released', 1, object({ user_id: Uuid }));
 /** An API key holds a slot of its tenant's quota until it is revoked or expires (so the expiry travels with the slot). */
 export const ApiKeySlotTaken = defineEvent(StreamName.AuthEvent, 'auth.tenant.api_key_slot_taken', 1, object({ key_id: Uuid, expires_at: Instant }));
 export const ApiKeySlotReleased = defineEvent(StreamName.AuthEvent, 'auth.tenant.api_key_slot_released', 1, object({ key_id: Uuid }));
+
+// Custom roles of a tenant, on `auth.<tenant>.roles.<tenant>`: one aggregate, so two definitions of one name settle
+// by expected sequence. A deleted role's name is retired for good: a user still holding it (or an access token
+// naming it) gains nothing, and never what a later role of the same name would grant.
+
+export const CustomRoleDefined = defineEvent(
+  StreamName.AuthEvent,
+  'auth.roles.defined',
+  1,
+  object({ role: RoleName, permissions: Permissions, description: Type.String({ maxLength: 200 }) }),
+);
+export const CustomRoleChanged = defineEvent(
+  StreamName.AuthEvent,
+  'auth.roles.changed',
+  1,
+  object({ role: RoleName, permissions: Permissions, description: Type.String({ maxLength: 200 }) }),
+);
+export const CustomRoleDeleted = defineEvent(StreamName.AuthEvent, 'auth.roles.deleted', 1, object({ role: RoleName }));
 
 // Unique names, on `auth.<tenant>.username.<sha256>` and `auth.<tenant>.email.<sha256>`: the first append wins.
 
@@ -205,6 +244,40 @@ export const ApiKeyCreated = defineEvent(
 /** Also appended to a key that does not exist yet, when its user is disabled while the key is being made. */
 export const ApiKeyRevoked = defineEvent(StreamName.AuthEvent, 'auth.apikey.revoked', 1, object({ reason: ApiKeyRevocationReason }));
 
+// Invitation, on `auth.<tenant>.invitation.<invitation_id>`: issued once; of concurrent acceptances exactly one is
+// appended (expected sequence), and a revocation or the expiry racing an acceptance is ordered with it on this subject.
+
+/**
+ * Someone is invited into the tenant with these roles. The token (`vgi_<tenant>_<id>_<secret>`, shown once to the
+ * inviter) is kept as SHA-256 only; the e-mail address is sealed, and hashed as in UserCreated (salted with the tenant).
+ * The envelope's actor is the inviter: the invitation carries their authority, checked again when it is accepted.
+ */
+export const InvitationIssued = defineEvent(
+  StreamName.AuthEvent,
+  'auth.invitation.issued',
+  1,
+  object({ invitation_id: Uuid, email_sha256: Sha256Hex, email: SealedValue, roles: Roles, expires_at: Instant, token_sha256: Sha256Hex }),
+);
+/**
+ * The invitation is taken: the user `user_id` is made from it, with the invited e-mail address and roles and this
+ * username and password (argon2id PHC, as in PasswordSet). Appended before the user is made and holding all that
+ * making it needs, so a crash in between is finished from this event alone (making a user is idempotent for its id).
+ */
+export const InvitationAccepted = defineEvent(
+  StreamName.AuthEvent,
+  'auth.invitation.accepted',
+  1,
+  object({ user_id: Uuid, username: Username, password_hash: Type.String({ pattern: '^\\$argon2id\\$' }) }),
+);
+/** The accepted user could not be made after all (a name taken, the user quota full, the tenant suspended): pending again. */
+export const InvitationReopened = defineEvent(
+  StreamName.AuthEvent,
+  'auth.invitation.reopened',
+  1,
+  object({ user_id: Uuid, reason: Type.Union([Type.Literal('name_taken'), Type.Literal('quota_exceeded'), Type.Literal('tenant_unavailable')]) }),
+);
+export const InvitationRevoked = defineEvent(StreamName.AuthEvent, 'auth.invitation.revoked', 1, object({}));
+
 // Security events on AUDIT, `audit.<tenant>.authentication` and `audit.<tenant>.authorization`.
 
 /** A recovery code is a second factor like TOTP: its failures count with TOTP's toward the lockout. */
@@ -305,6 +378,31 @@ export const RoleChangedAudit = defineEvent(
     api_keys_revoked: Type.Integer({ minimum: 0 }),
   }),
 );
+export const CustomRoleChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.custom_role_changed',
+  1,
+  object({
+    category: Type.Literal('authorization'),
+    severity: AuditSeverity,
+    role: RoleName,
+    change: Type.Union([Type.Literal('defined'), Type.Literal('changed'), Type.Literal('deleted')]),
+    permissions: Type.Array(PermissionName, { maxItems: 32 }),
+    api_keys_revoked: Type.Integer({ minimum: 0 }),
+  }),
+);
+export const TenantPlanChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.tenant_plan_changed',
+  1,
+  object({
+    category: Type.Literal('administration'),
+    severity: AuditSeverity,
+    tenant_id: TenantId,
+    plan: PlanName,
+    features: Features,
+  }),
+);
 export const PasswordChangedAudit = defineEvent(
   StreamName.Audit,
   'audit.auth.password_changed',
@@ -372,12 +470,31 @@ export const UserRestoredAudit = defineEvent(
   1,
   object({ category: Type.Literal('administration'), severity: AuditSeverity, user_id: Uuid }),
 );
+export const InvitationChangedAudit = defineEvent(
+  StreamName.Audit,
+  'audit.auth.invitation_changed',
+  1,
+  object({
+    category: Type.Literal('administration'),
+    severity: AuditSeverity,
+    invitation_id: Uuid,
+    change: Type.Union([Type.Literal('issued'), Type.Literal('accepted'), Type.Literal('revoked')]),
+    roles: Roles,
+    /** The user the acceptance made. */
+    user_id: Type.Optional(Uuid),
+    expires_at: Type.Optional(Instant),
+  }),
+);
 
 export const authEvents: readonly EventDefinition[] = [
   TenantCreated,
   TenantSuspended,
   TenantReactivated,
   TenantQuotaChanged,
+  TenantPlanChanged,
+  CustomRoleDefined,
+  CustomRoleChanged,
+  CustomRoleDeleted,
   SeatTaken,
   SeatReleased,
   ApiKeySlotTaken,
@@ -416,6 +533,8 @@ export const authEvents: readonly EventDefinition[] = [
   UserDisabledAudit,
   AccountUnlockedAudit,
   RoleChangedAudit,
+  CustomRoleChangedAudit,
+  TenantPlanChangedAudit,
   PasswordChangedAudit,
   TenantStatusChangedAudit,
   TenantQuotaChangedAudit,
@@ -423,4 +542,9 @@ export const authEvents: readonly EventDefinition[] = [
   RecoveryCodeUsedAudit,
   UserDeletedAudit,
   UserRestoredAudit,
+  InvitationIssued,
+  InvitationAccepted,
+  InvitationReopened,
+  InvitationRevoked,
+  InvitationChangedAudit,
 ];

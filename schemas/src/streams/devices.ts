@@ -124,6 +124,8 @@ export const DeviceWentOffline = defineEvent(
       Type.Literal('taken_over'),
       Type.Literal('credential_revoked'),
       Type.Literal('tenant_suspended'),
+      /** The tenant's plan no longer includes devices. */
+      Type.Literal('tenant_not_entitled'),
       Type.Literal('broker_stopped'),
     ]),
   }),
@@ -164,6 +166,7 @@ export const DeviceAuthenticationFailed = defineEvent(
       Type.Literal('certificate_mismatch'),
       Type.Literal('client_id_mismatch'),
       Type.Literal('tenant_suspended'),
+      Type.Literal('tenant_not_entitled'),
     ]),
     transport: Type.Union([Type.Literal('tcp'), Type.Literal('tls'), Type.Literal('ws')]),
   }),

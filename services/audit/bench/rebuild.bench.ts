@@ -7,9 +7,8 @@
 //   - the rebuild through the projector, batch by batch (what `rebuildProjection` did before the bulk path).
 // BENCH_EVENTS sizes it (default 100 000: with 20 000 the fixed costs, a consumer and a lease, are most of the time).
 import { DeliverPolicy } from '@nats-io/jetstream';
-import type { Delivery } from '@vigil/bus';
-import { StreamName } from '@vigil/schemas';
-import { copyEncoder, rebuildProjection, rowsOf, schema, type Database } from '@vigil/store';
+import { StreamName, vigilEvents } from '@vigil/schemas';
+import { rebuildProjection, rowsOf, type Database } from '@vigil/store';
 import { availableDatabaseKinds, createTestDatabase, emitBenchLine, startTestBus } from '@vigil/testkit';
 import { sql } from 'drizzle-orm';
 import { auditProjection, createAuditBulkRebuild } from '../src/projection.ts';
@@ -17,7 +16,7 @@ import { summarise, type Summary } from '../src/summary.ts';
 
 const count = Number(process.env['BENCH_EVENTS'] ?? 100_000);
 const window = 256;
-const encoder = new TextEncoder();
+const utf8 = new TextEncoder();
 
 function rate(n: number, startedMs: number): number {
   return n / ((performance.now() - startedMs) / 1000);
@@ -79,20 +78,36 @@ function summaryAt(i: number): Summary {
 }
 
 /**
- * The rows the rebuild writes, computed and encoded here for the raw COPY baselines. Made when they are needed and
- * dropped after, so the rebuild is measured in a process that holds no more than the CLI's would.
+ * The rows the rebuild writes, computed and encoded here for the raw COPY baselines (by the rebuild's own encoder, on
+ * this thread). Made when they are needed and dropped after, so the rebuild is measured in a process that holds no
+ * more than the CLI's would.
  */
-function encodedRows(): { columns: readonly string[]; chunks: Buffer[] } {
-  const rows = createAuditBulkRebuild().start()(Array.from({ length: count }, (_, i): Delivery => {
-    const s = summaryAt(i);
-    return { event: s.event, seq: i + 1, subject: s.subject, deliveryCount: 1 };
-  }));
-  const first = rows[0];
-  if (!first) throw new Error('no rows');
-  const copy = copyEncoder(schema.auditLog, first);
+async function encodedRows(): Promise<{ columns: readonly string[]; chunks: Buffer[] }> {
+  const encoder = createAuditBulkRebuild(undefined, { workerFrom: Infinity }).start({ registry: vigilEvents, messages: count });
   const chunks: Buffer[] = [];
-  for (let i = 0; i < rows.length; i += 1000) chunks.push(Buffer.from(copy.encode(rows.slice(i, i + 1000))));
-  return { columns: copy.columns, chunks };
+  let columns: readonly string[] = [];
+  try {
+    for (let from = 0; from < count; from += 1000) {
+      const payloads = Array.from({ length: Math.min(1000, count - from) }, (_, i) => utf8.encode(JSON.stringify(summaryAt(from + i).event)));
+      const ends = new Uint32Array(payloads.length);
+      let bytes = 0;
+      payloads.forEach((p, i) => (ends[i] = bytes += p.length));
+      const packed = new Uint8Array(bytes);
+      payloads.forEach((p, i) => packed.set(p, (ends[i] ?? 0) - p.length));
+      const rows = await encoder.encode({
+        count: payloads.length,
+        seqs: Float64Array.from(payloads, (_, i) => from + i + 1),
+        subjects: payloads.map((_, i) => summaryAt(from + i).subject),
+        payloads: packed,
+        ends,
+      });
+      columns = rows.columns;
+      chunks.push(Buffer.from(rows.copy));
+    }
+  } finally {
+    await encoder.close();
+  }
+  return { columns, chunks };
 }
 
 const t = await startTestBus();
@@ -102,7 +117,7 @@ try {
     Array.from({ length: window }, async () => {
       while (next < count) {
         const s = summaryAt(next++);
-        await t.bus.js.publish(t.bus.names.subject(s.subject), encoder.encode(JSON.stringify(s.event)), { msgID: s.event.id });
+        await t.bus.js.publish(t.bus.names.subject(s.subject), utf8.encode(JSON.stringify(s.event)), { msgID: s.event.id });
       }
     }),
   );
@@ -149,7 +164,7 @@ try {
       const projectorRate = rate(count, started);
 
       await db.database.db.execute(sql`create table bench_audit_raw (like audit_log including all)`);
-      const { columns, chunks } = encodedRows();
+      const { columns, chunks } = await encodedRows();
       const copyRate = await best(2, () => rawCopy(db.database, 'bench_audit_raw', columns, chunks, false));
       const reindexedRate = await best(2, () => rawCopy(db.database, 'bench_audit_raw', columns, chunks, true));
       await db.database.db.execute(sql`drop table bench_audit_raw`);

@@ -90,16 +90,17 @@ const fewOrNull = (value: string | null) => (value === null ? 'null' : canonical
 /**
  * JCS of the record made of `fields` at `position`, written field by field in RFC 8785 order (the keys of
  * AuditRecord sorted by UTF-16 code units): the same text as `canonicalJson(recordFields(record))`, which a property
- * test holds it to, without building the record or sorting its keys once per record.
+ * test holds it to, without building the record or sorting its keys once per record. `details` is the canonical
+ * JSON of `fields.details`, for a caller that needs that text as well (the bulk rebuild's COPY line).
  */
-function recordJson(fields: AuditEntry, position: number): string {
+export function canonicalEntryJson(fields: AuditEntry, position: number, details = canonicalJson(fields.details)): string {
   return (
     `{"actor":{"id":${canonicalString(fields.actor.id)},"kind":${canonicalFew(fields.actor.kind)}}` +
     `,"at":${canonicalString(fields.at)}` +
     `,"category":${canonicalFew(fields.category)}` +
     `,"causation_id":${nullable(fields.causation_id)}` +
     `,"correlation_id":${canonicalString(fields.correlation_id)}` +
-    `,"details":${canonicalJson(fields.details)}` +
+    `,"details":${details}` +
     `,"event_id":${canonicalString(fields.event_id)}` +
     `,"position":${canonicalNumber(position)}` +
     `,"seq":${canonicalNumber(fields.seq)}` +
@@ -113,7 +114,7 @@ function recordJson(fields: AuditEntry, position: number): string {
 
 /** The canonical JSON (RFC 8785) of a record's fields: what its hash covers. */
 export function canonicalRecordJson(record: AuditRecord): string {
-  return recordJson(record, record.position);
+  return canonicalEntryJson(record, record.position);
 }
 
 // One buffer for every hash input (prev_hash bytes, then the record's UTF-8), grown when a record needs more: the
@@ -132,7 +133,20 @@ function digest(prevHash: string, json: string): string {
 
 /** `SHA-256(bytes of prev_hash ‖ UTF-8 of JCS(record))`, lowercase hex. */
 export function chainHash(prevHash: string, record: AuditRecord): string {
-  return digest(prevHash, recordJson(record, record.position));
+  return digest(prevHash, canonicalEntryJson(record, record.position));
+}
+
+/** Bytes of prev_hash at the start of a hash input: SHA-256's 32, the 64 hex digits as bytes. */
+export const prevHashBytes = 32;
+
+/**
+ * The hash of a record whose hash input was laid out beforehand, possibly on another thread: `input` holds
+ * prevHashBytes bytes of room, then the UTF-8 of the record's canonical JSON (`canonicalEntryJson`). `prevHash` (a
+ * hash this chain computed: 64 hex digits) is written into the room, and the whole is hashed as `digest` does.
+ */
+export function chainHashOfInput(prevHash: string, input: Buffer): string {
+  if (input.write(prevHash, 0, prevHashBytes, 'hex') !== prevHashBytes) throw new Error(`not a chain hash: ${prevHash}`);
+  return hash('sha256', input, 'hex');
 }
 
 export function isJsonObject(value: unknown): value is JsonObject {
@@ -206,12 +220,27 @@ export class RecentIds implements ChainMemory {
   readonly #order: (string | undefined)[];
   #next = 0;
 
-  constructor(readonly capacity: number) {
+  /** `ids`: ids chained before, oldest first (what `ids()` of another RecentIds answered). */
+  constructor(
+    readonly capacity: number,
+    ids: Iterable<string> = [],
+  ) {
     this.#order = new Array<string | undefined>(capacity).fill(undefined);
+    for (const id of ids) this.add(id);
   }
 
   has(eventId: string): boolean {
     return this.#ids.has(eventId);
+  }
+
+  /** The ids remembered, oldest first. */
+  ids(): string[] {
+    const ids: string[] = [];
+    for (let i = 0; i < this.capacity; i++) {
+      const id = this.#order[(this.#next + i) % this.capacity];
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
   }
 
   /** Remembers an id the builder has just chained (so not one it remembers already). */
@@ -224,10 +253,38 @@ export class RecentIds implements ChainMemory {
   }
 }
 
-export class ChainBuilder {
-  #head: ChainHead;
+/**
+ * Which entries a chain records, and at what position: the next position for an event id not chained yet, none for
+ * one already chained. The half of a chain that does not depend on hashes, so a bulk rebuild can run it on a worker
+ * thread while the thread that holds the head does the hashing (ChainBuilder does both, one entry at a time).
+ */
+export class ChainPositions {
+  #position: number;
   readonly #alreadyChained: ChainedIds;
   readonly #chained: ChainMemory;
+
+  constructor(position: number, alreadyChained: ChainedIds, chained: ChainMemory) {
+    this.#position = position;
+    this.#alreadyChained = alreadyChained;
+    this.#chained = chained;
+  }
+
+  /** The position of the last entry placed. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** The position of `entry` in the chain, or undefined when its event id is in the chain already. */
+  place(entry: AuditEntry): number | undefined {
+    if (this.#alreadyChained.has(entry.event_id) || this.#chained.has(entry.event_id)) return undefined;
+    this.#chained.add(entry.event_id);
+    return ++this.#position;
+  }
+}
+
+export class ChainBuilder {
+  #head: ChainHead;
+  readonly #positions: ChainPositions;
 
   /**
    * `alreadyChained`: ids known to be in the chain before `head` (the projector asks the table for a batch's ids);
@@ -235,8 +292,7 @@ export class ChainBuilder {
    */
   constructor(head: ChainHead = emptyChain, alreadyChained: ChainedIds = new Set(), chained: ChainMemory = new Set<string>()) {
     this.#head = head;
-    this.#alreadyChained = alreadyChained;
-    this.#chained = chained;
+    this.#positions = new ChainPositions(head.position, alreadyChained, chained);
   }
 
   get head(): ChainHead {
@@ -244,11 +300,10 @@ export class ChainBuilder {
   }
 
   append(entry: AuditEntry): ChainedRecord | undefined {
-    if (this.#alreadyChained.has(entry.event_id) || this.#chained.has(entry.event_id)) return undefined;
-    this.#chained.add(entry.event_id);
-    const position = this.#head.position + 1;
+    const position = this.#positions.place(entry);
+    if (position === undefined) return undefined;
     const prevHash = this.#head.hash;
-    const hash = digest(prevHash, recordJson(entry, position));
+    const hash = digest(prevHash, canonicalEntryJson(entry, position));
     // Built field by field (not spread from the entry): only a record's own fields are chained or returned.
     const chained: ChainedRecord = {
       position,

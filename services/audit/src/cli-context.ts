@@ -1,6 +1,7 @@
 // What the auditor's and operator's commands connect to: the Vigil of this environment. NATS_URL, else the
 // embedded nats-server's store under VIGIL_DATA_DIR; DATABASE_URL, else the embedded PGlite under VIGIL_DATA_DIR.
-// PGlite is single-process and so is that store: with the embedded defaults Vigil must be stopped first.
+// PGlite is single-process and so is that store: with the embedded defaults Vigil must be stopped first. The read
+// models are those of VIGIL_READ_MODEL_SCHEMA, or of the schema a command names (`--schema`).
 import { join } from 'node:path';
 import { connectBus, drainBus, startLocalNatsServer, type Bus, type LocalNatsServer } from '@vigil/bus';
 import { busSecurityOf } from '@vigil/runtime';
@@ -15,7 +16,14 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-export async function openCliContext(options: { readonly database: boolean; readonly env?: Record<string, string | undefined> }): Promise<CliContext> {
+export interface CliContextOptions {
+  readonly database: boolean;
+  /** The read-model schema to open instead of VIGIL_READ_MODEL_SCHEMA (created and migrated when missing). */
+  readonly schema?: string;
+  readonly env?: Record<string, string | undefined>;
+}
+
+export async function openCliContext(options: CliContextOptions): Promise<CliContext> {
   const config = loadConfig(options.env);
   const logger = createLogger({ service: 'vigil-cli', level: 'warn', destination: process.stderr });
   let localNats: LocalNatsServer | undefined;
@@ -26,7 +34,7 @@ export async function openCliContext(options: { readonly database: boolean; read
   }
   const bus = await connectBus({ servers, name: 'vigil-cli', logger, namespace: config.VIGIL_NAMESPACE, ensureStreams: false, ...(localNats ? {} : { security: busSecurityOf(config) }) });
   const database = options.database
-    ? await openDatabase({ logger, ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 2 } : { dataDir: join(config.VIGIL_DATA_DIR, 'pglite') }) })
+    ? await openDatabase({ logger, schema: options.schema ?? config.VIGIL_READ_MODEL_SCHEMA, ...(config.DATABASE_URL ? { url: config.DATABASE_URL, maxConnections: 2 } : { dataDir: join(config.VIGIL_DATA_DIR, 'pglite') }) })
     : undefined;
   return {
     config,

@@ -1,9 +1,11 @@
 // The audit_log read model: AUDIT events chained in stream order, written by the projector runtime of @vigil/store.
 import { desc, eq, inArray } from 'drizzle-orm';
 import { StreamName } from '@vigil/schemas';
-import type { Delivery } from '@vigil/bus';
-import { insertMany, schema, type BulkRebuild, type Projection, type Tx } from '@vigil/store';
-import { ChainBuilder, emptyChain, entryOf, isJsonObject, RecentIds, type ChainedRecord, type ChainHead } from './chain.ts';
+import { insertMany, schema, type Projection, type Tx } from '@vigil/store';
+import { createAuditBulkRebuild } from './bulk-rebuild.ts';
+import { ChainBuilder, emptyChain, entryOf, isJsonObject, type ChainedRecord, type ChainHead } from './chain.ts';
+
+export { createAuditBulkRebuild };
 
 const { auditLog } = schema;
 
@@ -65,36 +67,6 @@ export async function readChainHead(tx: Pick<Tx, 'select'>): Promise<ChainHead> 
 export async function readRecordAt(tx: Pick<Tx, 'select'>, position: number): Promise<{ seq: number; hash: string } | undefined> {
   const rows = await tx.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).where(eq(auditLog.position, position));
   return rows[0];
-}
-
-/**
- * Ids a rebuild remembers by default: 65 536 records (over 2 minutes at 500 records/s), about 6 MB. More costs
- * more than it saves: a larger set is slower to consult and to collect, for every record.
- */
-const rebuildRecentIds = 1 << 16;
-
-/**
- * The rows of a rebuild from an empty table: the same chain as `apply` builds batch by batch, with the head and the
- * last `recentIds` event ids kept here rather than read back from the table for every batch. A duplicate further
- * back is chained again, audit_log's unique event_id refuses it, and the rebuild runs again through `apply`.
- */
-export function createAuditBulkRebuild(recentIds = rebuildRecentIds): BulkRebuild<typeof auditLog> {
-  return {
-    table: auditLog,
-    start() {
-      // One builder for the whole stream: the table starts empty, so its head and ids are all the chain has.
-      const chain = new ChainBuilder(emptyChain, new Set(), new RecentIds(recentIds));
-      return (events: readonly Delivery[]) => {
-        const rows: AuditLogInsert[] = [];
-        for (const d of events) {
-          const entry = entryOf(d.seq, d.subject, d.event);
-          const chained = entry ? chain.append(entry) : undefined;
-          if (chained) rows.push(rowOf(chained));
-        }
-        return rows;
-      };
-    },
-  };
 }
 
 /**

@@ -143,6 +143,7 @@ before(async () => {
     VIGIL_NAMESPACE: testBus.bus.names.namespace,
     VIGIL_HTTP_PORT: '0',
     VIGIL_AUTH_RATE_LIMIT: '100000',
+    VIGIL_USER_RATE_LIMIT: '100000',
     VIGIL_DATA_DIR: dataDir,
     VIGIL_BOOTSTRAP_ADMIN: 'root',
     VIGIL_BOOTSTRAP_ADMIN_PASSWORD_FILE: passwordFile,

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { append, createEvent, loadAggregate, type Caller } from '@vigil/bus';
-import { DeviceQuotaExceededError, DeviceTenantSuspendedError, SerialTakenError } from '@vigil/devices-contract';
-import { TenantCreated, TenantQuotaChanged, TenantReactivated, TenantSuspended, type AnyEnvelope } from '@vigil/schemas';
+import { DeviceQuotaExceededError, DevicesNotInPlanError, DeviceTenantSuspendedError, SerialTakenError } from '@vigil/devices-contract';
+import { TenantCreated, TenantPlanChanged, TenantQuotaChanged, TenantReactivated, TenantSuspended, type AnyEnvelope } from '@vigil/schemas';
 import { given, startTestBus, testLogger, types, when, type TestBus } from '@vigil/testkit';
 import { deviceSlotsDecider, deviceSlotsSubject } from '../src/registry/device-slots.ts';
 import { RegistryWorker } from '../src/registry/registry-worker.ts';
-import { evolveTenantLimit, unknownTenant } from '../src/registry/tenant-limits.ts';
+import { evolveTenantLimit, refusalOf, unknownTenant } from '../src/registry/tenant-limits.ts';
 
 const d1 = '01890a5d-ac96-774b-bcce-b302099a8057';
 const d2 = '01890a5d-ac96-774b-bcce-b302099a8058';
@@ -32,15 +32,20 @@ describe('device slots', () => {
     assert.deepEqual(when(deviceSlotsDecider, freed, { kind: 'release', deviceId: d2 }), []);
   });
 
-  test('the tenant view: the quota from creation, then from changes; suspension and reactivation', () => {
+  test('the tenant view: the quota from creation, then from changes; suspension and reactivation; the plan', () => {
     const meta = { actor: { kind: 'system', id: 'test' } } as const;
     const fold = (events: AnyEnvelope[]) => events.reduce(evolveTenantLimit, unknownTenant);
     const created = createEvent(TenantCreated, { tenant_id: 'acme', name: 'Acme', max_users: 5, max_devices: 3 }, meta);
-    assert.deepEqual(fold([created]), { known: true, suspended: false, maxDevices: 3 });
-    assert.deepEqual(fold([created, createEvent(TenantQuotaChanged, { max_users: 9 }, meta)]), { known: true, suspended: false, maxDevices: 3 }, 'another quota changed');
-    assert.deepEqual(fold([created, createEvent(TenantQuotaChanged, { max_devices: 0 }, meta), createEvent(TenantSuspended, { reason: '' }, meta)]), { known: true, suspended: true, maxDevices: 0 });
+    assert.deepEqual(fold([created]), { known: true, suspended: false, entitled: true, maxDevices: 3 });
+    assert.deepEqual(fold([created, createEvent(TenantQuotaChanged, { max_users: 9 }, meta)]), { known: true, suspended: false, entitled: true, maxDevices: 3 }, 'another quota changed');
+    assert.deepEqual(fold([created, createEvent(TenantQuotaChanged, { max_devices: 0 }, meta), createEvent(TenantSuspended, { reason: '' }, meta)]), { known: true, suspended: true, entitled: true, maxDevices: 0 });
     assert.equal(fold([created, createEvent(TenantSuspended, { reason: '' }, meta), createEvent(TenantReactivated, {}, meta)]).suspended, false);
-    assert.deepEqual(fold([createEvent(TenantCreated, { tenant_id: 'old', name: 'Old', max_users: 5 }, meta)]), { known: true, suspended: false }, 'made before device quotas: none');
+    assert.deepEqual(fold([createEvent(TenantCreated, { tenant_id: 'old', name: 'Old', max_users: 5 }, meta)]), { known: true, suspended: false, entitled: true }, 'made before device quotas and plans: no quota, every feature');
+    const essentials = createEvent(TenantCreated, { tenant_id: 'acme', name: 'Acme', max_users: 5, plan: 'essentials', features: [] }, meta);
+    assert.equal(refusalOf(fold([essentials])), 'tenant_not_entitled');
+    const upgraded = createEvent(TenantPlanChanged, { plan: 'standard', features_enabled: [], features_disabled: [], features: ['api_keys', 'devices'] }, meta);
+    assert.equal(refusalOf(fold([essentials, upgraded])), undefined);
+    assert.equal(refusalOf(fold([essentials, upgraded, createEvent(TenantSuspended, { reason: '' }, meta)])), 'tenant_suspended');
   });
 });
 
@@ -91,6 +96,14 @@ describe('the device quota on the bus', () => {
     await assert.rejects(worker.register(caller('grow'), lamp('G-3')), DeviceTenantSuspendedError);
     await tenantEvent('grow', createEvent(TenantReactivated, {}, { actor, tenant: 'grow' }));
     await worker.register(caller('grow'), lamp('G-3'));
+  });
+
+  test('a tenant whose plan lacks devices registers none, until its plan gives them', async () => {
+    const meta = { actor, tenant: 'basic' };
+    await tenantEvent('basic', createEvent(TenantCreated, { tenant_id: 'basic', name: 'Basic', max_users: 5, max_devices: 5, plan: 'essentials', features: [] }, meta));
+    await assert.rejects(worker.register(caller('basic'), lamp('B-1')), DevicesNotInPlanError);
+    await tenantEvent('basic', createEvent(TenantPlanChanged, { plan: 'standard', features_enabled: [], features_disabled: [], features: ['api_keys', 'devices'] }, meta));
+    await worker.register(caller('basic'), lamp('B-1'));
   });
 
   test('a tenant made before device quotas gets the platform default (VIGIL_TENANT_MAX_DEVICES)', async () => {

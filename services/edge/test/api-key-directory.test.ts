@@ -9,7 +9,7 @@ import { ApiKeyCreated, ApiKeyRevoked } from '@vigil/schemas';
 import { startTestBus, testLogger, type TestBus } from '@vigil/testkit';
 import { ApiKeyDirectory } from '../src/identity/api-key-directory.ts';
 import { LastUseRecorder } from '../src/identity/api-key-last-use.ts';
-import { ApiKeyRateLimiter } from '../src/identity/api-key-rate-limiter.ts';
+import { PrincipalRateLimiter } from '../src/identity/principal-rate-limiter.ts';
 
 let testBus: TestBus;
 let edgeBus: Bus;
@@ -83,7 +83,7 @@ describe('API key directory', () => {
 
 describe('API key rate limit', () => {
   test('the limit at once, then one request every 60/limit seconds; Retry-After says when the next one is allowed', () => {
-    const limiter = new ApiKeyRateLimiter();
+    const limiter = new PrincipalRateLimiter();
     const t0 = 1_000_000;
     for (let i = 0; i < 3; i++) assert.deepEqual(limiter.take('k', 3, t0), { ok: true });
     assert.deepEqual(limiter.take('k', 3, t0), { ok: false, retryAfterSeconds: 20 });

@@ -46,6 +46,11 @@ interface RouteCase {
   readonly access: Access;
   /** For `self` and `tenant` routes: the request, with tenant A's ids where the route takes ids. */
   readonly probe?: (world: World) => Promise<Probe> | Probe;
+  /**
+   * The path names something within the caller's own tenant (a role name), not a resource of A's: B's request acts
+   * on B's, so it may succeed; A's streams must still be untouched and nothing of A's shown.
+   */
+  readonly namesOwn?: true;
 }
 
 const day = 86_400_000;
@@ -63,6 +68,7 @@ const routeTable: Readonly<Record<string, RouteCase>> = {
   'POST /auth/mfa/verify': { access: 'public' },
   'POST /auth/refresh': { access: 'public' },
   'GET /.well-known/jwks.json': { access: 'public' },
+  'POST /invitations/accept': { access: 'public' },
 
   // My own account.
   'POST /auth/logout': { access: 'self', probe: () => ({}) },
@@ -89,10 +95,17 @@ const routeTable: Readonly<Record<string, RouteCase>> = {
   'POST /users/:id/unlock': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId } }) },
   'POST /users/:id/roles': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId }, body: { role: 'operator' } }) },
   'DELETE /users/:id/roles/:role': { access: 'tenant', probe: (w) => ({ params: { id: w.a.viewerId, role: 'viewer' } }) },
+  'POST /invitations': { access: 'tenant', probe: () => ({ body: { email: 'invited@b.example', roles: ['viewer'] } }) },
+  'GET /invitations': { access: 'tenant', probe: () => ({ query: { limit: '1000' } }) },
+  'DELETE /invitations/:id': { access: 'tenant', probe: (w) => ({ params: { id: w.a.invitationId } }) },
+  'GET /roles': { access: 'tenant', probe: () => ({}) },
+  'PUT /roles/:role': { access: 'tenant', namesOwn: true, probe: (w) => ({ params: { role: w.a.customRole }, body: { permissions: ['devices:read'] } }) },
+  'DELETE /roles/:role': { access: 'tenant', namesOwn: true, probe: (w) => ({ params: { role: w.a.customRole } }) },
   'POST /tenants': { access: 'platform' },
   'POST /tenants/:id/suspend': { access: 'platform' },
   'POST /tenants/:id/reactivate': { access: 'platform' },
   'PATCH /tenants/:id': { access: 'platform' },
+  'PUT /tenants/:id/plan': { access: 'platform' },
 
   // The audit trail: only the platform tenant may name another tenant.
   'GET /audit/events': { access: 'tenant', probe: (w) => ({ query: { tenant: w.a.tenant } }) },
@@ -133,9 +146,13 @@ interface TenantWorld {
   readonly viewerId: string;
   readonly viewerSessionId: string;
   readonly apiKeyId: string;
+  /** A pending invitation of this tenant's. */
+  readonly invitationId: string;
+  /** A custom role of this tenant's (its name is the tenant's own: another tenant's path names its own role). */
+  readonly customRole: string;
   /** An API key of the owner's with every permission the owner has. */
   readonly ownerKey: string;
-  /** Every id of this tenant's resources the walk made: none may show up in the other tenant's answers. */
+  /** Every id of this tenant's resources the walk made (and its invitee's e-mail address): none may show up in the other tenant's answers. */
   readonly ids: string[];
 }
 
@@ -209,7 +226,23 @@ async function makeTenant(root: string, tenant: string): Promise<TenantWorld> {
   assert.equal(key.status, 201, key.body);
   const keyBody = key.json();
   const apiKeyId = text(keyBody['id'], 'id');
-  return { tenant, ownerPassword, viewerId, viewerSessionId: viewerSession.sessionId, apiKeyId, ownerKey: text(keyBody['key'], 'key'), ids: [ownerId, viewerId, viewerSession.sessionId, owner.sessionId, apiKeyId] };
+  const invitation = await send('POST', '/invitations', { token: owner.token, body: { email: `invited@${tenant}.example`, roles: ['operator'] } });
+  assert.equal(invitation.status, 201, invitation.body);
+  const invitationId = text(invitation.json()['invitation_id'], 'invitation_id');
+  const customRole = `ops_${tenant.replace(/[^a-z0-9]/g, '_')}`;
+  const role = await send('PUT', `/roles/${customRole}`, { token: owner.token, body: { permissions: ['devices:read'] } });
+  assert.equal(role.status, 201, role.body);
+  return {
+    tenant,
+    ownerPassword,
+    viewerId,
+    viewerSessionId: viewerSession.sessionId,
+    apiKeyId,
+    invitationId,
+    customRole,
+    ownerKey: text(keyBody['key'], 'key'),
+    ids: [ownerId, viewerId, viewerSession.sessionId, owner.sessionId, apiKeyId, invitationId, `invited@${tenant}.example`, customRole],
+  };
 }
 
 /** Starts every Vigil service but the edge under test, as `pnpm start` does, on this test's NATS and namespace. */
@@ -230,6 +263,7 @@ async function startVigil(): Promise<void> {
       VIGIL_ETSI_PORT: '0',
       VIGIL_MQTT_PORT: '0',
       VIGIL_AUTH_RATE_LIMIT: '100000',
+      VIGIL_USER_RATE_LIMIT: '100000',
       VIGIL_BOOTSTRAP_ADMIN: 'root',
       VIGIL_BOOTSTRAP_ADMIN_PASSWORD_FILE: passwordFile,
       LOG_LEVEL: 'warn',
@@ -252,7 +286,7 @@ async function startVigil(): Promise<void> {
 before(async () => {
   testBus = await startTestBus();
   edgeBus = await testBus.connect('edge');
-  const config = loadConfig({ VIGIL_HTTP_PORT: '0', VIGIL_NAMESPACE: testBus.bus.names.namespace, VIGIL_AUTH_RATE_LIMIT: '100000' });
+  const config = loadConfig({ VIGIL_HTTP_PORT: '0', VIGIL_NAMESPACE: testBus.bus.names.namespace, VIGIL_AUTH_RATE_LIMIT: '100000', VIGIL_USER_RATE_LIMIT: '100000' });
   app = await buildEdge({ config, bus: edgeBus, logger: testLogger('edge'), version: '0.0.0-walk' });
   // Root hooks apply to routes registered before them: each route's resolved options, as it is called.
   app.addHook('onRequest', async (request) => {
@@ -430,7 +464,7 @@ describe('every route of the edge', () => {
     const rootToken = (await signIn('platform', 'root', rootPassword)).token;
     await world.device();
     const subjectsOfA = Object.keys(await tenantSubjects(a.tenant));
-    for (const aggregate of ['tenant', 'user', 'session', 'apikey']) assert.ok(subjectsOfA.some((s) => s.includes(`.${aggregate}.`)), `the snapshot of A sees its ${aggregate} subjects`);
+    for (const aggregate of ['tenant', 'user', 'session', 'apikey', 'invitation', 'roles']) assert.ok(subjectsOfA.some((s) => s.includes(`.${aggregate}.`)), `the snapshot of A sees its ${aggregate} subjects`);
     assert.ok(subjectsOfA.some((s) => s.includes('device')), 'the snapshot of A sees its device subjects');
     for (const route of routes) {
       const entry = caseOf(route);
@@ -445,7 +479,7 @@ describe('every route of the edge', () => {
       }
       assert.ok(entry.probe, `${name}: a ${entry.access} route needs a probe in routeTable`);
       const probe = await entry.probe(world);
-      const namesA = route.url.includes(':');
+      const namesA = route.url.includes(':') && entry.namesOwn !== true;
       for (const as of ['session', 'api key'] as const) {
         // A fresh session each time: a probe may end it (logout) or change it.
         const credentials = as === 'session' ? { token: (await signIn(b.tenant, 'owner', b.ownerPassword)).token } : { apiKey: b.ownerKey };

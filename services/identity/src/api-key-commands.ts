@@ -56,7 +56,7 @@ export class ApiKeyCommands {
     await handleCommand(ctx.bus, {
       subject: userSubject(tenant, userId),
       decider: userDecider,
-      command: { kind: 'issue_api_key', keyId, permissions: data.permissions, expiresAt },
+      command: { kind: 'issue_api_key', keyId, permissions: data.permissions, expiresAt, catalog: acting.catalog },
       meta,
       cache: ctx.users,
     });

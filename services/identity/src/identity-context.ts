@@ -1,7 +1,8 @@
-import { AggregateCache, append, handleCommand, type Bus, type Caller, type Decider, type EventDraft, type EventMeta } from '@vigil/bus';
+import { AggregateCache, handleCommand, StreamAppender, type Bus, type Caller, type Decider, type EventDraft, type EventMeta } from '@vigil/bus';
 import type { KekRing } from '@vigil/crypto';
 import {
   apiKeySubject,
+  customRolesSubject,
   ForbiddenError,
   PasswordPolicyError,
   permissionsOf,
@@ -9,10 +10,15 @@ import {
   TokenInvalidError,
   type Permission,
   type Role,
+  type RoleCatalog,
   type TokenPair,
+  catalogOf,
+  type CustomRoleEvent,
+  type CustomRolesState,
 } from '@vigil/identity-contract';
 import { securityLogger, type Logger } from '@vigil/log';
 import type { Actor, AnyEnvelope } from '@vigil/schemas';
+import { customRolesDecider, type CustomRoleCommand } from './custom-roles.ts';
 import { apiKeyDecider, isUsable, type ApiKeyCommand, type ApiKeyEvent, type ApiKeyState } from './api-key.ts';
 import { passwordProblem, type PasswordPolicy } from './password-policy.ts';
 import { sessionDecider, type SessionCommand, type SessionEvent, type SessionState } from './session.ts';
@@ -37,6 +43,8 @@ export interface IdentityPolicy {
   readonly tenantMaxApiKeys: number;
   /** Devices registered at once per tenant, for tenants whose creation names no quota. */
   readonly tenantMaxDevices: number;
+  /** The plan of a tenant whose creation names none, and of tenants made before plans. */
+  readonly tenantDefaultPlan: string;
   /** The issuer name authenticator apps show beside the account. */
   readonly totpIssuer: string;
 }
@@ -105,8 +113,11 @@ export class IdentityContext {
   readonly sessions: AggregateCache<SessionCommand, SessionState, SessionEvent>;
   readonly apiKeys: AggregateCache<ApiKeyCommand, ApiKeyState, ApiKeyEvent>;
   readonly tenantStates: AggregateCache<TenantCommand, TenantState, TenantEvent>;
+  readonly customRoles: AggregateCache<CustomRoleCommand, CustomRolesState, CustomRoleEvent>;
   readonly tenants: TenantDirectory;
   readonly people: UserDirectory;
+  /** Security events go to AUDIT through one appender: a sign-in's record costs a publish, not a JetStream request. */
+  readonly #auditTrail: StreamAppender;
 
   constructor(options: IdentityWorkerOptions) {
     this.bus = options.bus;
@@ -121,14 +132,21 @@ export class IdentityContext {
     this.sessions = new AggregateCache(options.bus, sessionDecider);
     this.apiKeys = new AggregateCache(options.bus, apiKeyDecider);
     this.tenantStates = new AggregateCache(options.bus, tenantDecider);
+    this.customRoles = new AggregateCache(options.bus, customRolesDecider);
     this.tenants = new TenantDirectory(options.bus);
     this.people = new UserDirectory(options.bus);
+    this.#auditTrail = new StreamAppender(options.bus);
+  }
+
+  /** Stops recording security events (after the last command was answered). */
+  async close(): Promise<void> {
+    await this.#auditTrail.close();
   }
 
   /** A security event onto AUDIT; a failure to record it is logged, and never turns an answer into a 500. */
   async record(event: AnyEnvelope & { tenant?: string; data: { category: string } }): Promise<void> {
     try {
-      await append(this.bus, `audit.${event.tenant ?? '_platform'}.${event.data.category}`, event);
+      await this.#auditTrail.append(`audit.${event.tenant ?? '_platform'}.${event.data.category}`, event);
     } catch (err) {
       this.logger.error({ err, type: event.type }, 'could not record a security event on AUDIT');
     }
@@ -162,9 +180,16 @@ export class IdentityContext {
     const { state } = await this.users.read(userSubject(acting.tenant, acting.userId));
     if (state.id === undefined || state.disabled || state.deleted) throw new ForbiddenError(permission);
     const key = acting.apiKey;
-    const held: ReadonlySet<string> = new Set([...permissionsOf(state.roles)].filter((p) => !key || key.permissions.has(p)));
+    const catalog = await this.catalog(acting.tenant);
+    const held: ReadonlySet<string> = new Set([...permissionsOf(state.roles, catalog)].filter((p) => !key || key.permissions.has(p)));
     if (!held.has(permission)) throw new ForbiddenError(permission);
-    return { ...acting, permissions: held };
+    return { ...acting, permissions: held, catalog };
+  }
+
+  /** What each role of a tenant grants now: the built-in roles and its custom roles (read from their subject). */
+  async catalog(tenant: string): Promise<RoleCatalog> {
+    const { state } = await this.customRoles.read(customRolesSubject(tenant));
+    return catalogOf(state);
   }
 
   /** `require`, for what only platform administrators do (tenants): a caller of any other tenant is refused first. */

@@ -3,20 +3,27 @@ import {
   identitySubjects,
   parseApiKeyRef,
   parseChangePasswordRequest,
+  parseChangeTenantPlanRequest,
   parseChangeTenantQuotasRequest,
   parseConfirmMfaRequest,
   parseCreateApiKeyRequest,
   parseCreateTenantRequest,
+  parseDefineRoleRequest,
   parseDeleteUserRequest,
   parseDisableUserRequest,
   parseListApiKeysRequest,
   parseListUsersRequest,
+  parseAcceptInvitationRequest,
+  parseInvitationRef,
+  parseListInvitationsRequest,
+  parseNewInvitation,
   parseLoginRequest,
   parseMfaReauthRequest,
   parseNewUser,
   parseRefreshRequest,
   parseRevokeSessionRequest,
   parseRoleChangeRequest,
+  parseRoleRef,
   parseSessionRef,
   parseSuspendTenantRequest,
   parseTenantRef,
@@ -31,7 +38,9 @@ import {
   type UserCreatedResult,
 } from '@vigil/identity-contract';
 import { ApiKeyCommands } from './api-key-commands.ts';
+import { CustomRoleCommands } from './custom-role-commands.ts';
 import { IdentityContext, serviceActor, type IdentityWorkerOptions, type TenantCaller } from './identity-context.ts';
+import { InvitationCommands } from './invitation-commands.ts';
 import { MfaCommands } from './mfa-commands.ts';
 import { changePassword } from './password-change.ts';
 import { SessionCommands } from './session-commands.ts';
@@ -56,6 +65,8 @@ export class IdentityWorker {
   readonly #apiKeys: ApiKeyCommands;
   readonly #users: UserAdministration;
   readonly #tenants: TenantAdministration;
+  readonly #roles: CustomRoleCommands;
+  readonly #invitations: InvitationCommands;
   readonly #served: Served[] = [];
 
   constructor(options: IdentityWorkerOptions) {
@@ -66,6 +77,8 @@ export class IdentityWorker {
     this.#apiKeys = new ApiKeyCommands(this.#ctx);
     this.#users = new UserAdministration(this.#ctx, this.#sessions, this.#apiKeys);
     this.#tenants = new TenantAdministration(this.#ctx, this.#users);
+    this.#roles = new CustomRoleCommands(this.#ctx, this.#apiKeys);
+    this.#invitations = new InvitationCommands(this.#ctx, this.#users);
   }
 
   get tenants(): TenantDirectory {
@@ -74,7 +87,7 @@ export class IdentityWorker {
 
   async start(): Promise<void> {
     const ctx = this.#ctx;
-    await Promise.all([ctx.tenants.start(), ctx.people.start(), this.#apiKeys.start()]);
+    await Promise.all([ctx.tenants.start(), ctx.people.start(), this.#apiKeys.start(), this.#invitations.start()]);
     const s = identitySubjects;
     const bus = ctx.bus;
     const callerOf = (r: BusRequest<unknown>): TenantCaller => {
@@ -94,6 +107,8 @@ export class IdentityWorker {
     const keys = this.#apiKeys;
     const users = this.#users;
     const tenants = this.#tenants;
+    const roles = this.#roles;
+    const invitations = this.#invitations;
     this.#served.push(
       serve(bus, { subject: s.jwks, parse: () => undefined, handle: async () => this.jwks() }),
       // Sign-in and sessions.
@@ -122,16 +137,28 @@ export class IdentityWorker {
       serve(bus, { subject: s.unlockUser, parse: parseUserRef, handle: (r) => users.unlock(callerOf(r), r.data.user_id) }),
       serve(bus, { subject: s.assignRole, parse: parseRoleChangeRequest, handle: (r) => users.changeRole(callerOf(r), r.data.user_id, r.data.role, 'assigned') }),
       serve(bus, { subject: s.revokeRole, parse: parseRoleChangeRequest, handle: (r) => users.changeRole(callerOf(r), r.data.user_id, r.data.role, 'revoked') }),
+      // Invitations (accepting one is public: the token is the credential).
+      serve(bus, { subject: s.invite, parse: parseNewInvitation, handle: (r) => invitations.issue(callerOf(r), r.data) }),
+      serve(bus, { subject: s.acceptInvitation, parse: parseAcceptInvitationRequest, handle: (r) => invitations.accept(r.data) }),
+      serve(bus, { subject: s.invitations, parse: parseListInvitationsRequest, handle: (r) => invitations.list(callerOf(r), r.data) }),
+      serve(bus, { subject: s.revokeInvitation, parse: parseInvitationRef, handle: (r) => invitations.revoke(callerOf(r), r.data.invitation_id) }),
+      // Custom roles.
+      serve(bus, { subject: s.roles, parse: () => undefined, handle: (r) => roles.list(callerOf(r)) }),
+      serve(bus, { subject: s.defineRole, parse: parseDefineRoleRequest, handle: (r) => roles.define(callerOf(r), r.data) }),
+      serve(bus, { subject: s.deleteRole, parse: parseRoleRef, handle: (r) => roles.delete(callerOf(r), r.data.role) }),
       // Tenants.
       serve(bus, { subject: s.createTenant, parse: parseCreateTenantRequest, handle: (r) => tenants.createAsCaller(callerOf(r), r.data) }),
       serve(bus, { subject: s.suspendTenant, parse: parseSuspendTenantRequest, handle: (r) => tenants.suspend(callerOf(r), r.data.tenant_id, r.data.reason) }),
       serve(bus, { subject: s.reactivateTenant, parse: parseTenantRef, handle: (r) => tenants.reactivate(callerOf(r), r.data.tenant_id) }),
+      serve(bus, { subject: s.changeTenantPlan, parse: parseChangeTenantPlanRequest, handle: (r) => tenants.changePlan(callerOf(r), r.data) }),
       serve(bus, { subject: s.changeTenantQuotas, parse: parseChangeTenantQuotasRequest, handle: (r) => tenants.changeQuotas(callerOf(r), r.data) }),
     );
   }
 
   async stop(): Promise<void> {
     for (const s of this.#served) await s.stop();
+    await this.#ctx.close();
+    await this.#invitations.stop();
     await this.#ctx.people.stop();
     await this.#ctx.tenants.stop();
   }

@@ -14,6 +14,7 @@ export function identityPolicy(config: Config): IdentityPolicy {
     tenantMaxUsers: config.VIGIL_TENANT_MAX_USERS,
     tenantMaxApiKeys: config.VIGIL_TENANT_MAX_API_KEYS,
     tenantMaxDevices: config.VIGIL_TENANT_MAX_DEVICES,
+    tenantDefaultPlan: config.VIGIL_TENANT_DEFAULT_PLAN,
     totpIssuer: config.VIGIL_JWT_ISSUER === 'vigil' ? 'Vigil' : config.VIGIL_JWT_ISSUER,
   };
 }

@@ -1,4 +1,5 @@
 import { randomToken, sha256Hex } from '@vigil/crypto';
+import { secretPattern, tenantPattern, uuidPattern } from '@vigil/identity-contract';
 
 /**
  * An opaque refresh token `<tenant>.<session id>.<256 random bits>`: it names its session so the worker goes straight
@@ -9,7 +10,7 @@ export function newRefreshToken(tenant: string, sessionId: string): { token: str
   return { token, sha256: sha256Hex(token) };
 }
 
-const shape = /^([a-z0-9][a-z0-9_-]{0,62})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[A-Za-z0-9_-]{43}$/;
+const shape = new RegExp(`^(${tenantPattern})\\.(${uuidPattern})\\.${secretPattern}$`);
 
 /** The tenant and session a refresh token names, or undefined when it is not one of ours. */
 export function refreshTokenSession(token: string): { tenant: string; sessionId: string } | undefined {

@@ -6,9 +6,9 @@ import { decideAndAppend, type IdentityContext } from './identity-context.ts';
 import { secondFactorOf } from './mfa-commands.ts';
 import { newRefreshToken } from './refresh-token.ts';
 import type { SessionCommands } from './session-commands.ts';
-import { sessionDecider } from './session.ts';
+import { initialSession, sessionDecider } from './session.ts';
 import { recordLock, refusalOf, refuseSignIn } from './sign-in-failures.ts';
-import { claimSubject, userSubject } from './subjects.ts';
+import { claimSubject, normalizeName, userSubject } from './subjects.ts';
 import { sessionsOverLimit, userDecider, type UserCommand, type UserState } from './user.ts';
 
 /** Sign-in: the password, then (with TOTP on) a TOTP code or a recovery code, each attempt counted on the user's subject. */
@@ -21,8 +21,14 @@ export class SignIn {
     this.#sessions = sessions;
   }
 
-  /** The user a username names in a tenant, from its claim subject (one direct read, no table). */
+  /**
+   * The user a username names in a tenant: from the user directory (no read), else from the claim subject (one direct
+   * read, no table) for a user made a moment ago through another replica. A claim names its user for good (names stay
+   * claimed even after a delete), so the directory cannot name anyone else.
+   */
   async #userIdOf(tenant: string, username: string): Promise<string | undefined> {
+    const known = this.#ctx.people.idOf(tenant, normalizeName(username));
+    if (known) return known;
     const { bus } = this.#ctx;
     const last = await bus.jsm.streams.getMessage(bus.names.stream('AUTH_EVENT'), { last_by_subj: bus.names.subject(claimSubject(tenant, 'username', username)) });
     if (!last) return undefined;
@@ -43,19 +49,17 @@ export class SignIn {
       return refuseSignIn(ctx, tenant, username, undefined, 'password', 'unknown_user');
     }
     const subject = userSubject(tenant, userId);
-    const before = await ctx.users.read(subject);
-    const hash = before.state.passwordHash;
-    const matched = hash ? await verifyPassword(hash, password) : await verifyAgainstDummy(password);
     const session = { id: uuidv7(), expiresAt: now + ctx.policy.sessionMaxMs };
-    const { state, seq, decided } = await decideAndAppend(
-      ctx.bus,
-      subject,
-      userDecider,
-      { kind: 'password_attempt', matched, passwordVersion: before.state.passwordVersion, now, session, policy: ctx.policy.lockout },
-      { actor: { kind: 'user', id: userId }, tenant },
-      ctx.users,
-    );
-    ctx.users.remember(subject, state, seq);
+    // First on the state this worker holds, unread: the attempt is appended expecting its sequence, so a lock or a
+    // disable made elsewhere meanwhile makes it conflict and decided again on the stream's state. A password changed
+    // elsewhere makes the attempt prove nothing (it was checked against the old hash): then it is checked again, once,
+    // against the hash read now.
+    const cached = ctx.users.peek(subject);
+    let outcome = await this.#passwordAttempt(tenant, userId, password, cached ?? (await ctx.users.read(subject)), session, now);
+    if (cached && outcome.decided.length === 0 && outcome.state.passwordVersion !== cached.state.passwordVersion) {
+      outcome = await this.#passwordAttempt(tenant, userId, password, await ctx.users.read(subject), session, now);
+    }
+    const { before, state, decided, matched } = outcome;
     if (decided.some((d) => d.type === 'auth.user.logged_in')) return this.#openSession(tenant, userId, state, session, false);
     if (decided.some((d) => d.type === 'auth.user.login_failed')) {
       await recordLock(ctx, tenant, userId, decided, 'password', before.state.failures.password);
@@ -66,6 +70,24 @@ export class SignIn {
     if (matched && state.mfa) return { status: 'mfa_required', mfa_token: await ctx.tokens.mfaToken(userId, tenant, now), expires_in: ctx.policy.tokens.mfaTtlSeconds };
     // The password changed while this attempt was being checked: it proves nothing either way.
     return refuseSignIn(ctx, tenant, username, userId, 'password', 'wrong');
+  }
+
+  /** One check of a password against the hash of `before`, counted on the user's subject. */
+  async #passwordAttempt(tenant: string, userId: string, password: string, before: { state: UserState; seq: number }, session: { id: string; expiresAt: number }, now: number) {
+    const ctx = this.#ctx;
+    const subject = userSubject(tenant, userId);
+    const hash = before.state.passwordHash;
+    const matched = hash ? await verifyPassword(hash, password) : await verifyAgainstDummy(password);
+    const { state, seq, decided } = await decideAndAppend(
+      ctx.bus,
+      subject,
+      userDecider,
+      { kind: 'password_attempt', matched, passwordVersion: before.state.passwordVersion, now, session, policy: ctx.policy.lockout },
+      { actor: { kind: 'user', id: userId }, tenant },
+      ctx.users,
+    );
+    ctx.users.remember(subject, state, seq);
+    return { before, state, decided, matched };
   }
 
   /** The second step: a TOTP code (each time step once), or one of the recovery codes (each once). */
@@ -113,8 +135,13 @@ export class SignIn {
     const ctx = this.#ctx;
     const refresh = newRefreshToken(tenant, session.id);
     const actor = { kind: 'user', id: userId } as const;
+    // A new session id (UUIDv7): its subject holds nothing yet, so the start is appended expecting sequence 0 with no
+    // read first (anything there already makes it conflict, and then it is read).
+    const subject = sessionSubject(tenant, session.id);
+    ctx.sessions.remember(subject, initialSession, 0);
     const started = await handleCommand(ctx.bus, {
-      subject: sessionSubject(tenant, session.id),
+      subject,
+      cache: ctx.sessions,
       decider: sessionDecider,
       command: { kind: 'start', data: { user_id: userId, roles: [...user.roles], refresh_sha256: refresh.sha256, expires_at: new Date(session.expiresAt).toISOString(), mfa } },
       meta: { actor, tenant },

@@ -11,6 +11,10 @@ export function userSubject(tenant: string, userId: string): string {
   return `auth.${tenant}.user.${userId}`;
 }
 
+export function invitationSubject(tenant: string, invitationId: string): string {
+  return `auth.${tenant}.invitation.${invitationId}`;
+}
+
 export type NameKind = 'username' | 'email';
 
 export function normalizeName(value: string): string {

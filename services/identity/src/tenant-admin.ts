@@ -1,15 +1,18 @@
 import { createEvent, handleCommand, type Caller } from '@vigil/bus';
 import {
+  featureNames,
+  hasFeature,
   NameTakenError,
   permissions,
   platformTenant,
   TenantExistsError,
+  type ChangeTenantPlanRequest,
   type ChangeTenantQuotasRequest,
   type CreateTenantRequest,
   type TenantCreatedResult,
   type TenantView,
 } from '@vigil/identity-contract';
-import { TenantQuotaChangedAudit, TenantStatusChangedAudit } from '@vigil/schemas';
+import { TenantPlanChangedAudit, TenantQuotaChangedAudit, TenantStatusChangedAudit } from '@vigil/schemas';
 import { decideAndAppend, serviceActor, type IdentityContext, type TenantCaller } from './identity-context.ts';
 import { claimSubject, tenantSubject } from './subjects.ts';
 import { tenantDecider, type TenantCommand, type TenantState } from './tenant.ts';
@@ -48,6 +51,7 @@ export class TenantAdministration {
         maxUsers: data.max_users ?? ctx.policy.tenantMaxUsers,
         maxApiKeys: data.max_api_keys ?? ctx.policy.tenantMaxApiKeys,
         maxDevices: data.max_devices ?? ctx.policy.tenantMaxDevices,
+        plan: data.plan ?? ctx.policy.tenantDefaultPlan,
       },
       meta: { actor, tenant: data.tenant_id },
     });
@@ -70,6 +74,7 @@ export class TenantAdministration {
           maxUsers: ctx.policy.tenantMaxUsers,
           maxApiKeys: ctx.policy.tenantMaxApiKeys,
           maxDevices: ctx.policy.tenantMaxDevices,
+          plan: ctx.policy.tenantDefaultPlan,
         },
         meta: { actor: serviceActor, tenant: platformTenant },
       });
@@ -116,6 +121,19 @@ export class TenantAdministration {
     return view.tenant;
   }
 
+  /** A new plan and the tenant's own flags; each takes effect at once on every edge, and on every creation from here on. */
+  async changePlan(caller: TenantCaller, request: ChangeTenantPlanRequest): Promise<TenantView> {
+    const { tenant_id: tenantId, plan, features_enabled: enabled, features_disabled: disabled } = request;
+    const view = await this.#change(caller, tenantId, { kind: 'change_plan', tenantId, plan, enabled, disabled });
+    if (view.changed) {
+      this.#ctx.admin.info({ tenant: tenantId, plan, features: view.tenant.features }, 'tenant plan changed');
+      await this.#ctx.record(
+        createEvent(TenantPlanChangedAudit, { category: 'administration', severity: 'notice', tenant_id: tenantId, plan, features: view.tenant.features }, { actor: caller.actor, tenant: tenantId }),
+      );
+    }
+    return view.tenant;
+  }
+
   async #change(caller: TenantCaller, tenantId: string, command: TenantCommand): Promise<{ tenant: TenantView; changed: boolean }> {
     const ctx = this.#ctx;
     await ctx.requirePlatform(caller, permissions.tenantsManage);
@@ -141,6 +159,8 @@ export class TenantAdministration {
       tenant_id: tenantId,
       name: state.name,
       status: state.suspended ? 'suspended' : 'active',
+      plan: state.plan ?? 'none',
+      features: featureNames.filter((f) => hasFeature(tenantId, state.features, f)),
       max_users: state.maxUsers,
       max_api_keys: state.maxApiKeys ?? this.#ctx.policy.tenantMaxApiKeys,
       max_devices: state.maxDevices ?? null,

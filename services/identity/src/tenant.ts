@@ -1,6 +1,10 @@
 import type { Decider, EventDraft } from '@vigil/bus';
 import {
   ApiKeyQuotaExceededError,
+  FeatureNotInPlanError,
+  features,
+  featuresOf,
+  hasFeature,
   platformTenant,
   QuotaExceededError,
   TenantExistsError,
@@ -14,6 +18,7 @@ import {
   SeatReleased,
   SeatTaken,
   TenantCreated,
+  TenantPlanChanged,
   TenantQuotaChanged,
   TenantReactivated,
   TenantSuspended,
@@ -21,7 +26,7 @@ import {
   type EventOf,
 } from '@vigil/schemas';
 
-export const tenantEvents = [TenantCreated, TenantSuspended, TenantReactivated, TenantQuotaChanged, SeatTaken, SeatReleased, ApiKeySlotTaken, ApiKeySlotReleased] as const;
+export const tenantEvents = [TenantCreated, TenantSuspended, TenantReactivated, TenantQuotaChanged, TenantPlanChanged, SeatTaken, SeatReleased, ApiKeySlotTaken, ApiKeySlotReleased] as const;
 export type TenantEvent = EventOf<(typeof tenantEvents)[number]>;
 export type TenantQuotas = DataOf<typeof TenantQuotaChanged>;
 
@@ -39,6 +44,13 @@ export interface TenantState {
   readonly maxApiKeys?: number;
   /** Absent for tenants made before device quotas (until one is set): no device quota. */
   readonly maxDevices?: number;
+  /** Absent for tenants made before plans (until one is set), which keep every feature. */
+  readonly plan?: string;
+  /** The tenant's own flags beyond its plan. */
+  readonly featuresEnabled: readonly string[];
+  readonly featuresDisabled: readonly string[];
+  /** What the plan and flags gave, as recorded; absent for tenants made before plans (every feature). */
+  readonly features?: readonly string[];
   /** Users holding a seat: the quota is settled by appending to this subject with the expected sequence. */
   readonly seats: ReadonlySet<string>;
   /** API keys holding a slot, with their expiry: an expired key stops counting by itself. */
@@ -46,21 +58,44 @@ export interface TenantState {
 }
 
 export type TenantCommand =
-  | { readonly kind: 'create'; readonly tenantId: string; readonly name: string; readonly maxUsers: number; readonly maxApiKeys: number; readonly maxDevices: number }
+  | {
+      readonly kind: 'create';
+      readonly tenantId: string;
+      readonly name: string;
+      readonly maxUsers: number;
+      readonly maxApiKeys: number;
+      readonly maxDevices: number;
+      readonly plan: string;
+    }
   | { readonly kind: 'suspend'; readonly tenantId: string; readonly reason: string }
   | { readonly kind: 'reactivate'; readonly tenantId: string }
   | { readonly kind: 'change_quotas'; readonly tenantId: string; readonly quotas: TenantQuotas }
+  | { readonly kind: 'change_plan'; readonly tenantId: string; readonly plan: string; readonly enabled: readonly string[]; readonly disabled: readonly string[] }
   | { readonly kind: 'take_seat'; readonly userId: string }
   | { readonly kind: 'release_seat'; readonly userId: string }
-  | { readonly kind: 'take_api_key_slot'; readonly keyId: string; readonly expiresAt: number; readonly now: number; readonly defaultMaxApiKeys: number }
+  | {
+      readonly kind: 'take_api_key_slot';
+      readonly keyId: string;
+      readonly expiresAt: number;
+      readonly now: number;
+      readonly defaultMaxApiKeys: number;
+    }
   | { readonly kind: 'release_api_key_slot'; readonly keyId: string };
 
-export const initialTenant: TenantState = { name: '', suspended: false, maxUsers: 0, seats: new Set(), apiKeySlots: new Map() };
+export const initialTenant: TenantState = {
+  name: '',
+  suspended: false,
+  maxUsers: 0,
+  featuresEnabled: [],
+  featuresDisabled: [],
+  seats: new Set(),
+  apiKeySlots: new Map(),
+};
 
 export function evolveTenant(state: TenantState, event: TenantEvent): TenantState {
   switch (event.type) {
     case 'auth.tenant.created': {
-      const { max_api_keys: maxApiKeys, max_devices: maxDevices } = event.data;
+      const { max_api_keys: maxApiKeys, max_devices: maxDevices, plan, features: given } = event.data;
       return {
         ...state,
         id: event.data.tenant_id,
@@ -68,6 +103,8 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
         maxUsers: event.data.max_users,
         ...(maxApiKeys === undefined ? {} : { maxApiKeys }),
         ...(maxDevices === undefined ? {} : { maxDevices }),
+        ...(plan === undefined ? {} : { plan }),
+        ...(given === undefined ? {} : { features: given }),
       };
     }
     case 'auth.tenant.suspended':
@@ -83,6 +120,14 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
         ...(maxDevices === undefined ? {} : { maxDevices }),
       };
     }
+    case 'auth.tenant.plan_changed':
+      return {
+        ...state,
+        plan: event.data.plan,
+        featuresEnabled: event.data.features_enabled,
+        featuresDisabled: event.data.features_disabled,
+        features: event.data.features,
+      };
     case 'auth.tenant.seat_taken':
       return { ...state, seats: new Set([...state.seats, event.data.user_id]) };
     case 'auth.tenant.seat_released': {
@@ -138,7 +183,15 @@ export function decideTenant(command: TenantCommand, state: TenantState): Draft[
         {
           type: 'auth.tenant.created',
           v: 1,
-          data: { tenant_id: command.tenantId, name: command.name, max_users: command.maxUsers, max_api_keys: command.maxApiKeys, max_devices: command.maxDevices },
+          data: {
+            tenant_id: command.tenantId,
+            name: command.name,
+            max_users: command.maxUsers,
+            max_api_keys: command.maxApiKeys,
+            max_devices: command.maxDevices,
+            plan: command.plan,
+            features: featuresOf({ plan: command.plan, enabled: [], disabled: [] }),
+          },
         },
       ];
     case 'suspend':
@@ -153,6 +206,14 @@ export function decideTenant(command: TenantCommand, state: TenantState): Draft[
       const changed = changedQuotas(state, command.quotas);
       return Object.keys(changed).length === 0 ? [] : [{ type: 'auth.tenant.quota_changed', v: 1, data: changed }];
     }
+    case 'change_plan': {
+      // The platform tenant has every feature, always: its administrators run the deployment.
+      if (requireKnown(state, command.tenantId) === platformTenant) throw new TenantStateError('the platform tenant has every feature; it has no plan to change');
+      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((f) => b.includes(f));
+      if (state.plan === command.plan && same(state.featuresEnabled, command.enabled) && same(state.featuresDisabled, command.disabled)) return [];
+      const { plan, enabled, disabled } = command;
+      return [{ type: 'auth.tenant.plan_changed', v: 1, data: { plan, features_enabled: [...enabled], features_disabled: [...disabled], features: featuresOf({ plan, enabled, disabled }) } }];
+    }
     case 'take_seat':
       requireActive(state);
       if (state.seats.has(command.userId)) return [];
@@ -163,6 +224,7 @@ export function decideTenant(command: TenantCommand, state: TenantState): Draft[
     case 'take_api_key_slot': {
       requireActive(state);
       if (state.apiKeySlots.has(command.keyId)) return [];
+      if (!hasFeature(state.id ?? '', state.features, features.apiKeys)) throw new FeatureNotInPlanError(features.apiKeys);
       const max = state.maxApiKeys ?? command.defaultMaxApiKeys;
       if (liveApiKeys(state, command.now).length >= max) throw new ApiKeyQuotaExceededError(String(max));
       return [{ type: 'auth.tenant.api_key_slot_taken', v: 1, data: { key_id: command.keyId, expires_at: new Date(command.expiresAt).toISOString() } }];

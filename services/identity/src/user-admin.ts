@@ -1,8 +1,6 @@
 import { createEvent, handleCommand, type Caller, type EventMeta } from '@vigil/bus';
 import { hashPassword, open, seal, uuidv7 } from '@vigil/crypto';
 import {
-  ForbiddenError,
-  mayGrant,
   permissions,
   type Done,
   type ListUsersRequest,
@@ -21,6 +19,7 @@ import type { RevocationReason } from './session.ts';
 import { claimSubject, nameHash, tenantSubject, userSubject } from './subjects.ts';
 import { tenantDecider } from './tenant.ts';
 import { statusOf } from './user-directory.ts';
+import { requireGrantable } from './custom-roles.ts';
 import { apiKeysBeyondRoles, decideUser, userDecider, type Administrator, type UserCommand, type UserState } from './user.ts';
 
 /**
@@ -40,7 +39,7 @@ export class UserAdministration {
 
   async createAsCaller(caller: TenantCaller, data: NewUser): Promise<UserCreatedResult> {
     const acting = await this.#ctx.require(caller, permissions.usersCreate);
-    if (!mayGrant(acting, data.roles)) throw new ForbiddenError('to grant roles beyond your own');
+    requireGrantable(acting, data.roles);
     return this.create(caller.tenant, data, caller.actor);
   }
 
@@ -52,7 +51,19 @@ export class UserAdministration {
     const ctx = this.#ctx;
     if (data.password !== undefined) ctx.checkPassword(data.password, data.username);
     const passwordHash = data.password === undefined ? undefined : await hashPassword(data.password);
-    const userId = uuidv7();
+    const { password: _clear, ...rest } = data;
+    return this.make(tenant, uuidv7(), { ...rest, ...(passwordHash ? { passwordHash } : {}) }, actor);
+  }
+
+  /**
+   * `create` with the user id and the password hash given: every step is a no-op once done for this id (a seat or a
+   * name this user holds already, a user made already, whose password only is set if a crash left it unset), so
+   * making the same user again finishes what an interrupted run left, never a second user. An accepted invitation
+   * makes its user this way.
+   */
+  async make(tenant: string, userId: string, data: Omit<NewUser, 'password'> & { readonly passwordHash?: string }, actor: Actor): Promise<UserCreatedResult> {
+    const ctx = this.#ctx;
+    const { passwordHash } = data;
     const meta: EventMeta = { actor, tenant };
     // A tenant's seats are one subject: concurrent creations in one tenant queue up on it, hence more attempts.
     await this.#seat(tenant, userId, 'take', actor);
@@ -213,7 +224,7 @@ export class UserAdministration {
           if (await this.#sessions.end(tenant, userId, s.id, 'roles_changed', actor)) sessionsEnded++;
         }
       }
-      for (const keyId of apiKeysBeyondRoles(state)) if (await this.#apiKeys.revokeFor(tenant, userId, keyId, 'permissions_reduced', 'forbid', actor)) apiKeysRevoked++;
+      for (const keyId of apiKeysBeyondRoles(state, by.catalog)) if (await this.#apiKeys.revokeFor(tenant, userId, keyId, 'permissions_reduced', 'forbid', actor)) apiKeysRevoked++;
     }
     if (decided.length > 0) {
       this.#ctx.admin.info({ tenant, user_id: userId, role, change }, 'role changed');

@@ -81,6 +81,8 @@ export interface UserPageQuery {
 export class UserDirectory {
   readonly #bus: Bus;
   readonly #tenants = new Map<string, Map<string, UserSummary>>();
+  /** `<tenant>/<username>` → user id: usernames stay claimed by their user for good, deleted or not. */
+  readonly #byName = new Map<string, string>();
   #following: Following | undefined;
 
   constructor(bus: Bus) {
@@ -97,6 +99,7 @@ export class UserDirectory {
       if (!next) return;
       users.set(userId, next);
       this.#tenants.set(tenant, users);
+      this.#byName.set(`${tenant}/${next.username}`, userId);
     });
     await this.#following.caughtUp;
   }
@@ -108,6 +111,16 @@ export class UserDirectory {
   /** Waits until the directory has seen an append (read-your-writes on the replica that made it). */
   async reach(seq: number): Promise<void> {
     await this.#following?.reach(seq);
+  }
+
+  /** The user a (normalized) username names in a tenant, if this directory has seen them made. */
+  idOf(tenant: string, username: string): string | undefined {
+    return this.#byName.get(`${tenant}/${username}`);
+  }
+
+  /** The ids of a tenant's users (not deleted) who hold a role: whose API keys a cut-down custom role must check. */
+  holding(tenant: string, role: string): string[] {
+    return [...(this.#tenants.get(tenant)?.values() ?? [])].filter((u) => !u.deleted && u.roles.includes(role)).map((u) => u.id);
   }
 
   /** One page of a tenant's users in id order (UUIDv7: creation order), after the id `after`. */

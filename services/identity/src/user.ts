@@ -6,10 +6,12 @@ import {
   MfaStateError,
   permissions,
   permissionsOf,
+  RoleNotFoundError,
   UserNotFoundError,
   UserStateError,
   type PermissionHolder,
   type Role,
+  type RoleCatalog,
 } from '@vigil/identity-contract';
 import {
   ApiKeyIssued,
@@ -81,9 +83,13 @@ export interface UserState {
   readonly apiKeys: ReadonlyMap<string, { readonly permissions: readonly string[]; readonly expiresAt: number }>;
 }
 
-/** The administrator acting on a user: who, and the permissions they hold (roles, narrowed by their API key). */
+/**
+ * The administrator acting on a user: who, the permissions they hold (roles, narrowed by their API key), and what
+ * each role of their tenant grants (built-in and custom roles), as read when the command was made.
+ */
 export interface Administrator extends PermissionHolder {
   readonly userId: string;
+  readonly catalog: RoleCatalog;
 }
 
 export interface LockoutPolicy {
@@ -121,7 +127,7 @@ export type UserCommand =
       readonly now: number;
       readonly policy: LockoutPolicy;
     }
-  | { readonly kind: 'issue_api_key'; readonly keyId: string; readonly permissions: readonly string[]; readonly expiresAt: number }
+  | { readonly kind: 'issue_api_key'; readonly keyId: string; readonly permissions: readonly string[]; readonly expiresAt: number; readonly catalog: RoleCatalog }
   | {
       readonly kind: 'password_attempt';
       /** The outcome of comparing the password with `passwordVersion`'s hash, done outside (argon2id is I/O here). */
@@ -284,9 +290,10 @@ function failure(state: UserState, factor: Factor, reason: 'wrong' | 'replayed',
 export function decideUser(command: UserCommand, state: UserState): Draft[] {
   switch (command.kind) {
     case 'create': {
-      if (state.id !== undefined) return [];
-      const created: Draft = { type: 'auth.user.created', v: 1, data: command.data };
-      return command.passwordHash ? [created, { type: 'auth.user.password_set', v: 1, data: { password_hash: command.passwordHash, by: 'admin' } }] : [created];
+      const password: Draft[] = command.passwordHash ? [{ type: 'auth.user.password_set', v: 1, data: { password_hash: command.passwordHash, by: 'admin' } }] : [];
+      // Made already: a retry, which finishes a creation interrupted between its two events (the password not set yet).
+      if (state.id !== undefined) return state.passwordVersion === 0 ? password : [];
+      return [{ type: 'auth.user.created', v: 1, data: command.data }, ...password];
     }
     case 'set_password':
       if (state.id === undefined) return [];
@@ -308,12 +315,13 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
       return isLocked(state, command.now) || state.failures.password > 0 || state.failures.totp > 0 ? [{ type: 'auth.user.unlocked', v: 1, data: {} }] : [];
     case 'assign_role':
       mayAdminister(state, command.by);
-      if (!mayGrant(command.by, [command.role])) throw new ForbiddenError('to grant roles beyond your own');
+      if (command.by.catalog.grants(command.role) === undefined) throw new RoleNotFoundError(command.role);
+      if (!mayGrant(command.by, [command.role], command.by.catalog)) throw new ForbiddenError('to grant roles beyond your own');
       if (state.disabled) throw new UserStateError('the user is disabled');
       return state.roles.includes(command.role) ? [] : [{ type: 'auth.user.role_assigned', v: 1, data: { role: command.role } }];
     case 'revoke_role':
       mayAdminister(state, command.by);
-      if (!mayGrant(command.by, [command.role])) throw new ForbiddenError('to grant roles beyond your own');
+      if (!mayGrant(command.by, [command.role], command.by.catalog)) throw new ForbiddenError('to grant roles beyond your own');
       if (!state.roles.includes(command.role)) return [];
       if (state.roles.length === 1) throw new UserStateError('a user keeps at least one role: disable the user instead');
       return [{ type: 'auth.user.role_revoked', v: 1, data: { role: command.role } }];
@@ -325,7 +333,7 @@ export function decideUser(command: UserCommand, state: UserState): Draft[] {
     }
     case 'issue_api_key': {
       if (state.id === undefined || state.disabled || state.deleted) throw new ForbiddenError(permissions.apiKeysCreate);
-      const own: ReadonlySet<string> = permissionsOf(state.roles);
+      const own: ReadonlySet<string> = permissionsOf(state.roles, command.catalog);
       if (!own.has(permissions.apiKeysCreate)) throw new ForbiddenError(permissions.apiKeysCreate);
       const beyond = command.permissions.find((p) => !own.has(p));
       if (beyond !== undefined) throw new ForbiddenError(beyond);
@@ -413,12 +421,12 @@ function mayAdminister(state: UserState, by: Administrator): void {
   // A deleted user is gone for every administration but a restore (which asks as if they were not).
   if (state.id === undefined || state.deleted) throw new UserNotFoundError();
   if (state.id === by.userId) throw new UserStateError('you cannot do this to your own account');
-  if (!mayGrant(by, state.roles)) throw new ForbiddenError('to manage a user with roles beyond your own');
+  if (!mayGrant(by, state.roles, by.catalog)) throw new ForbiddenError('to manage a user with roles beyond your own');
 }
 
-/** API keys of a user that carry a permission the user no longer holds (after a role was revoked). */
-export function apiKeysBeyondRoles(state: UserState): string[] {
-  const own: ReadonlySet<string> = permissionsOf(state.roles);
+/** API keys of a user that carry a permission the user no longer holds (after a role was revoked, or a custom role cut down). */
+export function apiKeysBeyondRoles(state: UserState, catalog: RoleCatalog): string[] {
+  const own: ReadonlySet<string> = permissionsOf(state.roles, catalog);
   return [...state.apiKeys].filter(([, key]) => key.permissions.some((p) => !own.has(p))).map(([id]) => id);
 }
 

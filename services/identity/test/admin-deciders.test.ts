@@ -1,7 +1,7 @@
 // Given events, when a command, then events (or a refusal): administration of users and my own password, no bus.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ForbiddenError, permissionsOf, UserNotFoundError, UserStateError, type Role } from '@vigil/identity-contract';
+import { builtInRoles, ForbiddenError, permissionsOf, UserNotFoundError, UserStateError, type Role } from '@vigil/identity-contract';
 import { isLocked, mayAttempt, userDecider, type Administrator, type UserCommand } from '../src/user.ts';
 import { given, types, when } from './given.ts';
 
@@ -11,7 +11,7 @@ const adminId = '01890a5d-ac96-774b-bcce-b302099a8059';
 const now = Date.parse('2026-01-01T00:10:00Z');
 const policy = { threshold: 5, lockMs: 15 * 60_000 };
 const hash = (c: string) => c.repeat(64);
-const by = (userId: string, roles: Role[]): Administrator => ({ userId, permissions: permissionsOf(roles) });
+const by = (userId: string, roles: Role[]): Administrator => ({ userId, permissions: permissionsOf(roles), catalog: builtInRoles });
 const owner = by(ownerId, ['owner']);
 const admin = by(adminId, ['admin']);
 

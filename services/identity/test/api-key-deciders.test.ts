@@ -1,7 +1,7 @@
 // Given events, when a command, then events (or a refusal): API keys, their quota and their issue, without a bus.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ApiKeyQuotaExceededError, ApiKeyRevokedError, ForbiddenError, TenantUnavailableError } from '@vigil/identity-contract';
+import { ApiKeyQuotaExceededError, ApiKeyRevokedError, builtInRoles, ForbiddenError, TenantUnavailableError } from '@vigil/identity-contract';
 import { apiKeyDecider, isUsable } from '../src/api-key.ts';
 import { liveApiKeys, tenantDecider } from '../src/tenant.ts';
 import { apiKeysBeyondRoles, userDecider } from '../src/user.ts';
@@ -90,7 +90,7 @@ describe('tenant API key quota', () => {
 
 describe('issuing an API key on its user', () => {
   const userCreated = (roles: string[]) => ({ type: 'auth.user.created', v: 1, data: { user_id: u1, username: 'alice', email_sha256: hash('a'), email: { kek_id: 'k1', sealed: 'AAAA' }, roles } });
-  const issue = (permissions: string[], keyId = k1) => ({ kind: 'issue_api_key', keyId, permissions, expiresAt: now + day }) as const;
+  const issue = (permissions: string[], keyId = k1) => ({ kind: 'issue_api_key', keyId, permissions, expiresAt: now + day, catalog: builtInRoles }) as const;
 
   test('with a subset of the user’s permissions: issued; with one beyond them: refused, naming it', () => {
     const operator = given(userDecider, [userCreated(['operator'])]);
@@ -115,6 +115,6 @@ describe('issuing an API key on its user', () => {
       issued(k2, ['users:create']),
       { type: 'auth.user.role_revoked', v: 1, data: { role: 'admin' } },
     ]);
-    assert.deepEqual(apiKeysBeyondRoles(state), [k2]);
+    assert.deepEqual(apiKeysBeyondRoles(state, builtInRoles), [k2]);
   });
 });

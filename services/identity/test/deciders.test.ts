@@ -17,8 +17,8 @@ const hash = (c: string) => c.repeat(64);
 describe('tenant', () => {
   const created = { type: 'auth.tenant.created', v: 1, data: { tenant_id: 'acme', name: 'Acme', max_users: 2 } };
   test('given nothing, when created, then tenant created; when created again, then refused', () => {
-    assert.deepEqual(types(when(tenantDecider, given(tenantDecider, []), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3, maxDevices: 4 })), ['auth.tenant.created']);
-    assert.throws(() => when(tenantDecider, given(tenantDecider, [created]), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3, maxDevices: 4 }), TenantExistsError);
+    assert.deepEqual(types(when(tenantDecider, given(tenantDecider, []), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3, maxDevices: 4, plan: 'standard' })), ['auth.tenant.created']);
+    assert.throws(() => when(tenantDecider, given(tenantDecider, [created]), { kind: 'create', tenantId: 'acme', name: 'Acme', maxUsers: 2, maxApiKeys: 3, maxDevices: 4, plan: 'standard' }), TenantExistsError);
   });
   test('the user quota: seats up to max_users, then refused; a released seat is free again', () => {
     const full = given(tenantDecider, [created, { type: 'auth.tenant.seat_taken', v: 1, data: { user_id: u1 } }, { type: 'auth.tenant.seat_taken', v: 1, data: { user_id: u2 } }]);

@@ -27,6 +27,8 @@ export interface IdentityUnderTest {
   readonly worker: IdentityWorker;
   readonly logs: LogSink;
   readonly logger: Logger;
+  /** Starts another identity worker (its own NATS connection, the same keys): a second replica. */
+  replica(): Promise<IdentityWorker>;
   /** Starts an edge (its own NATS connection) on a free port; returns its base URL. */
   edge(env?: Record<string, string>): Promise<{ url: string; app: FastifyInstance; bus: Bus }>;
   close(): Promise<void>;
@@ -41,18 +43,26 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
   const keysFile = join(dir, 'signing.json');
   createKekFile(kekFile);
   createSigningKeysFile(keysFile, 'test1');
-  const baseEnv = { VIGIL_NAMESPACE: testBus.bus.names.namespace, VIGIL_HTTP_PORT: '0', VIGIL_AUTH_RATE_LIMIT: '100000', ...env };
+  const baseEnv = { VIGIL_NAMESPACE: testBus.bus.names.namespace, VIGIL_HTTP_PORT: '0', VIGIL_AUTH_RATE_LIMIT: '100000', VIGIL_USER_RATE_LIMIT: '100000', ...env };
   const config = loadConfig(baseEnv);
   const workerBus = await testBus.connect('identity', { logger });
   const worker = new IdentityWorker({ bus: workerBus, ring: loadKekRing(kekFile), keys: loadSigningKeys(keysFile), policy: identityPolicy(config), logger });
   await worker.start();
   const apps: FastifyInstance[] = [];
+  const replicas: IdentityWorker[] = [];
   return {
     testBus,
     config,
     worker,
     logs,
     logger,
+    async replica() {
+      const bus = await testBus.connect('identity-replica', { logger });
+      const replica = new IdentityWorker({ bus, ring: loadKekRing(kekFile), keys: loadSigningKeys(keysFile), policy: identityPolicy(config), logger });
+      await replica.start();
+      replicas.push(replica);
+      return replica;
+    },
     async edge(more = {}) {
       const bus = await testBus.connect('edge', { logger });
       const app = await buildEdge({ config: loadConfig({ ...baseEnv, ...more }), bus, logger, version: '0.0.0-test' });
@@ -62,6 +72,7 @@ export async function startIdentity(env: Record<string, string> = {}): Promise<I
     },
     async close() {
       for (const app of apps) await app.close();
+      for (const replica of replicas) await replica.stop();
       await worker.stop();
       await testBus.close();
     },

@@ -111,7 +111,7 @@ describe('quotas', () => {
   test('a platform administrator changes a tenant’s quotas; users and API keys are refused beyond them; audited', async () => {
     const patched = await call(edgeA, 'PATCH', '/tenants/other', { max_users: 2, max_api_keys: 1, max_devices: 7 }, root);
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
-    assert.deepEqual(patched.body, { tenant_id: 'other', name: 'other', status: 'active', max_users: 2, max_api_keys: 1, max_devices: 7, users: 1 });
+    assert.deepEqual(patched.body, { tenant_id: 'other', name: 'other', status: 'active', max_users: 2, max_api_keys: 1, max_devices: 7, users: 1, plan: 'enterprise', features: ['api_keys', 'devices', 'audit_api', 'custom_roles'] });
     assert.equal((await call(edgeA, 'PATCH', '/tenants/other', {}, root)).status, 400, 'at least one quota');
     assert.equal((await call(edgeA, 'PATCH', '/tenants/other', { max_users: 0 }, root)).status, 400);
     const owner = await signIn(edgeA, 'other', 'owner', otherPassword);

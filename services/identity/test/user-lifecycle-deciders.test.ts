@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createEvent } from '@vigil/bus';
-import { ForbiddenError, permissionsOf, UserNotFoundError, UserStateError, type Role } from '@vigil/identity-contract';
+import { builtInRoles, ForbiddenError, permissionsOf, UserNotFoundError, UserStateError, type Role } from '@vigil/identity-contract';
 import { LoggedIn, LoginFailed, MfaConfirmed, RoleAssigned, UserCreated, UserDeleted, UserRestored, type AnyEnvelope } from '@vigil/schemas';
 import { sessionDecider, type SessionCommand } from '../src/session.ts';
 import { evolveUserSummary, statusOf, type UserSummary } from '../src/user-directory.ts';
@@ -13,7 +13,7 @@ const target = '01890a5d-ac96-774b-bcce-b302099a8057';
 const adminId = '01890a5d-ac96-774b-bcce-b302099a8059';
 const s1 = '01890a5d-ac96-774b-bcce-b302099a805a';
 const now = Date.parse('2026-01-01T00:10:00Z');
-const by = (userId: string, roles: Role[]): Administrator => ({ userId, permissions: permissionsOf(roles) });
+const by = (userId: string, roles: Role[]): Administrator => ({ userId, permissions: permissionsOf(roles), catalog: builtInRoles });
 const admin = by(adminId, ['admin']);
 const owner = by(adminId, ['owner']);
 const created = (roles: Role[]) => ({ type: 'auth.user.created', v: 1, data: { user_id: target, username: 'tom', email_sha256: 'a'.repeat(64), email: { kek_id: 'k1', sealed: 'AAAA' }, roles } });
@@ -29,7 +29,7 @@ describe('soft delete', () => {
     assert.deepEqual(when(userDecider, gone, { kind: 'delete', reason: 'again', by: admin }), []);
     assert.equal(mayAttempt(gone, now), false);
     assert.deepEqual(when(userDecider, gone, { kind: 'password_attempt', matched: true, passwordVersion: 1, now, session: { id: s1, expiresAt: now + 1000 }, policy: { threshold: 5, lockMs: 1000 } }), []);
-    assert.throws(() => when(userDecider, gone, { kind: 'issue_api_key', keyId: s1, permissions: ['devices:read'], expiresAt: now + 1000 }), ForbiddenError);
+    assert.throws(() => when(userDecider, gone, { kind: 'issue_api_key', keyId: s1, permissions: ['devices:read'], expiresAt: now + 1000, catalog: builtInRoles }), ForbiddenError);
   });
 
   test('who may delete: as for any administration (an admin never an owner, no one themselves)', () => {

@@ -2,7 +2,7 @@
 // has the extension, otherwise native range partitioning by day. Idempotent, serialised by an advisory lock, and
 // run by every replica at start (and by a projection reset or rebuild, through the projection's `prepare`).
 import { rowsOf, type Database, type Tx } from '@vigil/store';
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { daysAhead, distinctDays, expiredPartitions, keptWindow, partitionBounds, partitionName, readingsTable, type RetentionPolicy } from './partition-plan.ts';
 
 export type TelemetryStorageKind = 'timescaledb' | 'partitioned';
@@ -55,12 +55,24 @@ async function createPartitioned(tx: Tx): Promise<void> {
   await tx.execute(sql`create index if not exists telemetry_readings_at_brin on ${sql.identifier(readingsTable)} using brin (measured_at)`);
 }
 
+/**
+ * The schema TimescaleDB's functions live in (where the extension was created, `public` as a rule). The search_path
+ * holds the read-model schema alone (VIGIL_READ_MODEL_SCHEMA, @vigil/store), so calls to them name it.
+ */
+async function timescaleSchema(tx: Tx): Promise<SQLWrapper> {
+  const schema = await scalar(tx, sql`select n.nspname::text from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'timescaledb'`);
+  if (typeof schema !== 'string') throw new Error('the timescaledb extension is not installed');
+  return sql.identifier(schema);
+}
+
 /** Creates the extension if it can; false when the server has it but will not load it (not preloaded, no rights). */
 async function createTimescaleExtension(tx: Tx): Promise<boolean> {
   try {
-    // A savepoint: a refusal must not abort the transaction that then falls back to partitioning.
+    // A savepoint: a refusal must not abort the transaction that then falls back to partitioning. In `public`, not
+    // in the read-model schema first on the search_path: every schema shares the extension, and dropping an old
+    // release's schema must not take it away.
     await tx.transaction(async (inner) => {
-      await inner.execute(sql`create extension if not exists timescaledb`);
+      await inner.execute(sql`create extension if not exists timescaledb schema public`);
     });
     return true;
   } catch {
@@ -70,21 +82,22 @@ async function createTimescaleExtension(tx: Tx): Promise<boolean> {
 
 async function createHypertable(tx: Tx): Promise<void> {
   const table = sql.identifier(readingsTable);
+  const timescale = await timescaleSchema(tx);
   await tx.execute(sql`create table if not exists ${table} (${columns})`);
-  await tx.execute(sql`select create_hypertable(${readingsTable}::regclass, 'measured_at', chunk_time_interval => interval '1 day', if_not_exists => true)`);
+  await tx.execute(sql`select ${timescale}.create_hypertable(${readingsTable}::regclass, 'measured_at', chunk_time_interval => interval '1 day', if_not_exists => true)`);
   await tx.execute(sql`create index if not exists telemetry_readings_device_metric_at on ${table} (tenant, device_id, metric, measured_at, seq)`);
   // Compressed per device and metric, in time order: what the queries read together.
   await tx.execute(
     sql`alter table ${table} set (timescaledb.compress, timescaledb.compress_segmentby = 'tenant, device_id, metric', timescaledb.compress_orderby = 'measured_at, seq')`,
   );
-  await tx.execute(sql`select add_compression_policy(${readingsTable}::regclass, compress_after => interval '7 days', if_not_exists => true)`);
+  await tx.execute(sql`select ${timescale}.add_compression_policy(${readingsTable}::regclass, compress_after => interval '7 days', if_not_exists => true)`);
   // WITH NO DATA: a continuous aggregate cannot be filled inside a transaction; its policy fills it.
   await tx.execute(sql`create materialized view if not exists ${sql.identifier(hourlyAggregate)} with (timescaledb.continuous) as
-    select tenant, device_id, metric, time_bucket(interval '1 hour', measured_at) as bucket,
+    select tenant, device_id, metric, ${timescale}.time_bucket(interval '1 hour', measured_at) as bucket,
            avg(value) as avg, min(value) as min, max(value) as max, count(*) as count
     from ${table} group by tenant, device_id, metric, bucket with no data`);
   await tx.execute(
-    sql`select add_continuous_aggregate_policy(${hourlyAggregate}::regclass, start_offset => interval '3 days', end_offset => interval '1 hour', schedule_interval => interval '1 hour', if_not_exists => true)`,
+    sql`select ${timescale}.add_continuous_aggregate_policy(${hourlyAggregate}::regclass, start_offset => interval '3 days', end_offset => interval '1 hour', schedule_interval => interval '1 hour', if_not_exists => true)`,
   );
 }
 
@@ -160,7 +173,7 @@ export async function maintainTelemetryStorage(database: Database, policy: Reten
     await lock(tx);
     if (kind === 'timescaledb') {
       const cutoff = new Date(keptWindow(now, policy).from).toISOString();
-      const dropped = rowsOf(await tx.execute(sql`select drop_chunks(${readingsTable}::regclass, older_than => ${cutoff}::timestamptz)::text as chunk`)).map((r) => String(r['chunk']));
+      const dropped = rowsOf(await tx.execute(sql`select ${await timescaleSchema(tx)}.drop_chunks(${readingsTable}::regclass, older_than => ${cutoff}::timestamptz)::text as chunk`)).map((r) => String(r['chunk']));
       return { kind, created: [], dropped };
     }
     const existing = rowsOf(

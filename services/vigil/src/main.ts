@@ -12,7 +12,10 @@ await runUntilSignal('vigil', allServices, { embeddedNats: true, ownsDatabase: t
   const lines = [`Vigil ${vigilVersion} is up (Ctrl-C stops it)`];
   for (const { module, started } of running.services) for (const e of started.endpoints ?? []) lines.push(`  ${module.name.padEnd(10)} ${e}`);
   lines.push(`  ${'nats'.padEnd(10)} ${running.bus.nc.getServer()} (namespace "${running.config.VIGIL_NAMESPACE}")`);
-  if (running.database) lines.push(`  ${'database'.padEnd(10)} ${running.database.kind === 'pglite' ? `PGlite in ${running.config.VIGIL_DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)'}`);
+  if (running.database) {
+    const where = running.database.kind === 'pglite' ? `PGlite in ${running.config.VIGIL_DATA_DIR}/pglite` : 'PostgreSQL (DATABASE_URL)';
+    lines.push(`  ${'database'.padEnd(10)} ${where}, read models in schema ${running.database.schema}`);
+  }
   for (const note of secrets.notes) lines.push(`  ${'secrets'.padEnd(10)} ${note}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 });

@@ -105,6 +105,7 @@ before(async () => {
       VIGIL_BOOTSTRAP_ADMIN: 'admin',
       VIGIL_BOOTSTRAP_ADMIN_PASSWORD_FILE: join(dir, 'admin-password'),
       VIGIL_AUTH_RATE_LIMIT: '10000',
+      VIGIL_USER_RATE_LIMIT: '100000',
       LOG_LEVEL: process.env['E2E_LOG'] ?? 'silent',
     },
   });

@@ -183,8 +183,8 @@ export class DeviceBroker {
     this.#watchBus();
     this.#commands = await followEvents(this.#bus, deviceCommandsFilter, ({ event, subject }) => this.#deliverCommand(subject, event), { from: 'now' });
     this.#stopWithdrawals = this.#directory.onAccessWithdrawn((change) => this.#accessWithdrawn(change));
-    this.#stopSuspensions = this.#options.tenants?.onSuspended((tenant) => {
-      for (const session of this.#connected.values()) if (session.topics.identity.tenant === tenant) this.#closeGracefully(session, 'tenant_suspended');
+    this.#stopSuspensions = this.#options.tenants?.onRefused((tenant, why) => {
+      for (const session of this.#connected.values()) if (session.topics.identity.tenant === tenant) this.#closeGracefully(session, why);
     });
     try {
       this.#listeners = await startListeners(
@@ -306,9 +306,10 @@ export class DeviceBroker {
       return;
     }
     const { device } = decision;
-    if (this.#options.tenants?.isSuspended(device.tenant)) {
-      this.#metrics.connectionsRefused.add('tenant_suspended');
-      this.#audit.authenticationFailed({ claimed: device.deviceId, reason: 'tenant_suspended', transport, tenant: device.tenant });
+    const tenantRefusal = this.#options.tenants?.refusal(device.tenant);
+    if (tenantRefusal) {
+      this.#metrics.connectionsRefused.add(tenantRefusal);
+      this.#audit.authenticationFailed({ claimed: device.deviceId, reason: tenantRefusal, transport, tenant: device.tenant });
       done(refusal(ConnackCode.NotAuthorized, 'refused'), false);
       return;
     }

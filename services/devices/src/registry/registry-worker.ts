@@ -3,6 +3,7 @@ import { randomToken, sha256Hex, uuidv7 } from '@vigil/crypto';
 import {
   DeviceNotFoundError,
   deviceSubject,
+  DevicesNotInPlanError,
   DeviceTenantSuspendedError,
   deviceSubjects,
   parseDecommission,
@@ -115,6 +116,7 @@ export class RegistryWorker {
     const meta = metaOf(caller);
     const tenant = await (await this.#tenantLimits()).of(caller.tenant);
     if (tenant.suspended) throw new DeviceTenantSuspendedError(caller.tenant);
+    if (!tenant.entitled) throw new DevicesNotInPlanError(caller.tenant);
     const taken: { what: string; undo: () => Promise<unknown> }[] = [];
     try {
       // The serial is claimed first: a registration that loses the race appends nothing to any device, nor a slot.

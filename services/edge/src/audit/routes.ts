@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AuditEventsPage, AuditEventsQueryString, auditPageLimits, auditSubjects, parseAuditEventsPage, type AuditEventsQuery } from '@vigil/audit-contract';
 import { request, type Bus } from '@vigil/bus';
-import { permissions } from '@vigil/identity-contract';
+import { features, permissions } from '@vigil/identity-contract';
 import { callerOf, principalOf } from '../identity/index.ts';
 import { problemResponses } from '../problem.ts';
 
@@ -18,7 +18,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRouteOptions> = async (
   app.get(
     '/audit/events',
     {
-      config: { permission: permissions.auditRead },
+      config: { permission: permissions.auditRead, feature: features.auditApi },
       schema: {
         summary: 'Read the audit trail',
         description: [

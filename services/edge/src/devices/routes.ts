@@ -26,7 +26,7 @@ import {
   Series,
   SeriesParams,
 } from '@vigil/devices-contract';
-import { permissions } from '@vigil/identity-contract';
+import { features, permissions } from '@vigil/identity-contract';
 import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { callerOf, principalOf } from '../identity/index.ts';
@@ -50,8 +50,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async
   const tags = ['devices'];
   const ask = <R>(subject: string, data: unknown, parse: (r: unknown) => R, caller: Caller) => request(bus, subject, data, { timeoutMs, parse, caller });
   const callerFor = (req: FastifyRequest): Caller => callerOf(principalOf(req));
-  const write = { permission: permissions.devicesWrite };
-  const read = { permission: permissions.devicesRead };
+  const write = { permission: permissions.devicesWrite, feature: features.devices };
+  const read = { permission: permissions.devicesRead, feature: features.devices };
 
   app.post(
     '/devices',

@@ -27,14 +27,20 @@ export class LastUseRecorder {
   }
 
   async #write(tenant: string, keyId: string, now: number): Promise<void> {
-    try {
-      this.#store ??= ApiKeyLastUse.open(this.#bus);
-      await (await this.#store).record(tenant, keyId, new Date(now));
-    } catch (err) {
-      // Opened again next time: the bucket may not exist yet, or NATS may be away for a moment.
-      this.#store = undefined;
-      this.#recorded.delete(keyId);
-      this.#logger.warn({ err, key_id: keyId }, 'could not record the last use of an API key');
+    // Twice at most: the bucket may be being made by another process at this moment (its creation then fails here).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#store ??= ApiKeyLastUse.open(this.#bus);
+        await (await this.#store).record(tenant, keyId, new Date(now));
+        return;
+      } catch (err) {
+        // Opened again next time: the bucket may not exist yet, or NATS may be away for a moment.
+        this.#store = undefined;
+        if (attempt < 2) continue;
+        this.#recorded.delete(keyId);
+        this.#logger.warn({ err, key_id: keyId }, 'could not record the last use of an API key');
+        return;
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import {
   CreateApiKeyRequest,
   CreatedApiKey,
   Done,
+  features,
   identitySubjects,
   ListApiKeysQuery,
   parseApiKeyList,
@@ -31,7 +32,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRouteOptions> = async
   app.post(
     '/api-keys',
     {
-      config: { permission: permissions.apiKeysCreate },
+      config: { permission: permissions.apiKeysCreate, feature: features.apiKeys },
       schema: {
         summary: 'Make an API key',
         description: [

@@ -1,5 +1,5 @@
 import { append, createEvent, type Bus, type Caller } from '@vigil/bus';
-import { apiKeyPrefix, ForbiddenError, hasPermission, RateLimitedError, SessionRequiredError, TokenInvalidError } from '@vigil/identity-contract';
+import { apiKeyPrefix, FeatureNotInPlanError, features, ForbiddenError, hasPermission, RateLimitedError, SessionRequiredError, TokenInvalidError } from '@vigil/identity-contract';
 import { securityLogger, type Logger } from '@vigil/log';
 import { AccessDeniedAudit } from '@vigil/schemas';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
@@ -7,7 +7,7 @@ import fp from 'fastify-plugin';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import type { ApiKeyDirectory } from './api-key-directory.ts';
 import type { LastUseRecorder } from './api-key-last-use.ts';
-import type { ApiKeyRateLimiter } from './api-key-rate-limiter.ts';
+import type { PrincipalRateLimiter } from './principal-rate-limiter.ts';
 import type { Principal, SessionPrincipal } from './principal.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { TenantStatus } from './tenant-status.ts';
@@ -19,8 +19,10 @@ export interface AuthenticationOptions {
   readonly revocations: RevocationList;
   readonly apiKeys: ApiKeyDirectory;
   readonly tenants: TenantStatus;
-  readonly rateLimiter: ApiKeyRateLimiter;
+  readonly rateLimiter: PrincipalRateLimiter;
   readonly lastUse: LastUseRecorder;
+  /** Requests per minute a signed-in user may make at this edge (an API key has its own). */
+  readonly userRatePerMinute: number;
 }
 
 const jwtShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -40,10 +42,11 @@ function credentialOf(request: FastifyRequest): { kind: 'jwt' | 'api_key'; value
 /**
  * Every route that declares `config.permission` gets an authentication and authorization hook. An access token is
  * verified locally and its session must not be revoked; an API key is looked up in the directory every edge keeps
- * from the bus, must be unexpired and within its requests per minute (429 with Retry-After). Neither may belong to a
- * suspended tenant (nor may an access token issued before its tenant's last suspension). Then the principal's
- * permissions must include the route's. Denials are security events on AUDIT. Registered at the root so routes of
- * every module registered later get it.
+ * from the bus, and must be unexpired. Neither may belong to a suspended tenant (nor may an access token issued before
+ * its tenant's last suspension). Each principal is held to its requests per minute (an API key's own, a user's the
+ * deployment's; 429 with Retry-After). Then the principal's permissions must include the route's, and the tenant's
+ * plan the route's feature (and `api_keys` for a key). Denials are security events on AUDIT. Registered at the root so
+ * routes of every module registered later get it.
  */
 const authentication: FastifyPluginCallback<AuthenticationOptions> = (app, options, done) => {
   const denials = securityLogger(options.logger, 'authorization');
@@ -89,26 +92,31 @@ const authentication: FastifyPluginCallback<AuthenticationOptions> = (app, optio
   app.addHook('onRoute', (route) => {
     const permission = route.config?.permission;
     if (!permission) return;
+    const feature = route.config?.feature;
     // Documented where clients look: the OpenAPI operation names the permission (x-permission, and in words).
     if (route.schema) {
-      const needs = `Needs the permission \`${permission}\` (through a session's roles or an API key's permissions).`;
-      route.schema = Object.assign({}, route.schema, { 'x-permission': permission, description: route.schema.description ? `${route.schema.description}\n\n${needs}` : needs });
+      const needs =
+        `Needs the permission \`${permission}\` (through a session's roles or an API key's permissions)` +
+        (feature ? ` and the feature \`${feature}\` in the tenant's plan.` : '.');
+      route.schema = Object.assign({}, route.schema, { 'x-permission': permission, ...(feature ? { 'x-feature': feature } : {}), description: route.schema.description ? `${route.schema.description}\n\n${needs}` : needs });
     }
     const authorize = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const now = Date.now();
       const principal = await authenticate(request, reply, now);
-      if (principal.kind === 'api_key') {
-        const verdict = options.rateLimiter.take(principal.apiKeyId, principal.ratePerMinute, now);
-        if (!verdict.ok) {
-          reply.header('retry-after', String(verdict.retryAfterSeconds));
-          throw new RateLimitedError(String(principal.ratePerMinute));
-        }
-        options.lastUse.touch(principal.tenant, principal.apiKeyId, now);
+      const [budget, perMinute, who] =
+        principal.kind === 'api_key' ? [`api_key:${principal.apiKeyId}`, principal.ratePerMinute, 'this API key'] : [`user:${principal.userId}`, options.userRatePerMinute, 'each user'];
+      const verdict = options.rateLimiter.take(budget, perMinute, now);
+      if (!verdict.ok) {
+        reply.header('retry-after', String(verdict.retryAfterSeconds));
+        throw new RateLimitedError(who, String(perMinute));
       }
+      if (principal.kind === 'api_key') options.lastUse.touch(principal.tenant, principal.apiKeyId, now);
       if (!hasPermission(principal, permission)) {
         reportDenial(principal, permission, `${request.method} ${route.url}`);
         throw new ForbiddenError(permission);
       }
+      if (principal.kind === 'api_key' && !options.tenants.hasFeature(principal.tenant, features.apiKeys)) throw new FeatureNotInPlanError(features.apiKeys);
+      if (feature && !options.tenants.hasFeature(principal.tenant, feature)) throw new FeatureNotInPlanError(feature);
       request.principal = principal;
     };
     const existing = route.onRequest;

@@ -6,9 +6,10 @@ import fp from 'fastify-plugin';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
 import { ApiKeyDirectory } from './api-key-directory.ts';
 import { LastUseRecorder } from './api-key-last-use.ts';
-import { ApiKeyRateLimiter } from './api-key-rate-limiter.ts';
+import { PrincipalRateLimiter } from './principal-rate-limiter.ts';
 import { authenticationPlugin } from './authentication.ts';
 import { RevocationList } from './revocation-list.ts';
+import { RoleCatalogs } from './role-catalogs.ts';
 import { TenantStatus } from './tenant-status.ts';
 import { identityRoutes } from './routes.ts';
 import './principal.ts';
@@ -21,22 +22,30 @@ export interface IdentityEdgeOptions {
 
 /**
  * Identity at the edge: authentication (access tokens and API keys) and permissions for every later route, the
- * revocation, API key and tenant suspension feeds, the routes.
+ * revocation, API key, tenant (suspensions, plans) and custom role feeds, the routes.
  */
 const identity: FastifyPluginAsync<IdentityEdgeOptions> = async (app, { config, bus, logger }) => {
-  const verifier = new AccessTokenVerifier({ bus, logger, issuer: config.VIGIL_JWT_ISSUER, audience: config.VIGIL_JWT_AUDIENCE, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS });
+  const roles = new RoleCatalogs({ bus, logger });
+  const verifier = new AccessTokenVerifier({
+    bus,
+    logger,
+    issuer: config.VIGIL_JWT_ISSUER,
+    audience: config.VIGIL_JWT_AUDIENCE,
+    timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS,
+    permissionsOf: (tenant, held) => roles.permissionsOf(tenant, held),
+  });
   const revocations = new RevocationList({ bus, logger, accessTokenMs: config.VIGIL_ACCESS_TOKEN_SECONDS * 1000 });
   const apiKeys = new ApiKeyDirectory({ bus, logger });
   const tenants = new TenantStatus({ bus, logger });
-  await Promise.all([revocations.start(), apiKeys.start(), tenants.start()]);
+  await Promise.all([revocations.start(), apiKeys.start(), tenants.start(), roles.start()]);
   verifier.start();
   app.addHook('onClose', async () => {
     verifier.stop();
-    await Promise.all([revocations.stop(), apiKeys.stop(), tenants.stop()]);
+    await Promise.all([revocations.stop(), apiKeys.stop(), tenants.stop(), roles.stop()]);
   });
-  const rateLimiter = new ApiKeyRateLimiter();
+  const rateLimiter = new PrincipalRateLimiter();
   const lastUse = new LastUseRecorder(bus, logger);
-  await app.register(authenticationPlugin, { bus, logger, verifier, revocations, apiKeys, tenants, rateLimiter, lastUse });
+  await app.register(authenticationPlugin, { bus, logger, verifier, revocations, apiKeys, tenants, rateLimiter, lastUse, userRatePerMinute: config.VIGIL_USER_RATE_LIMIT });
   await app.register(identityRoutes, { bus, verifier, revocations, apiKeys, tenants, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS, authRateLimit: config.VIGIL_AUTH_RATE_LIMIT });
 };
 

@@ -1,4 +1,4 @@
-import type { Role } from '@vigil/identity-contract';
+import type { Feature, Role } from '@vigil/identity-contract';
 
 interface PrincipalBase {
   /** The only source of a request's tenant. */
@@ -37,6 +37,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The permission (`resource:action`) a route requires; the edge authenticates and enforces it. */
     permission?: string;
+    /** The feature of the tenant's plan a route requires (with its permission); 403 when the tenant lacks it. */
+    feature?: Feature;
     /** A route anyone may call (sign-in, token refresh, the JWKS): it declares so instead of a permission. */
     public?: boolean;
   }

@@ -34,9 +34,11 @@ import type { ApiKeyDirectory } from './api-key-directory.ts';
 import { apiKeyRoutes } from './api-key-routes.ts';
 import { callerOf, principalOf, sessionOf } from './authentication.ts';
 import type { RevocationList } from './revocation-list.ts';
+import { roleRoutes } from './role-routes.ts';
 import { tenantRoutes } from './tenant-routes.ts';
 import type { TenantStatus } from './tenant-status.ts';
 import { userAdminRoutes } from './user-admin-routes.ts';
+import { invitationRoutes } from './invitation-routes.ts';
 
 export interface IdentityRouteOptions {
   readonly bus: Bus;
@@ -248,5 +250,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   // Children of this plugin, so the route policy above applies to them too.
   await app.register(apiKeyRoutes, { bus, apiKeys, timeoutMs });
   await app.register(userAdminRoutes, { bus, timeoutMs });
+  await app.register(invitationRoutes, { bus, timeoutMs, authRateLimit: options.authRateLimit });
+  await app.register(roleRoutes, { bus, timeoutMs });
   await app.register(tenantRoutes, { bus, tenants, timeoutMs });
 };

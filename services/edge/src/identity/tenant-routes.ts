@@ -8,6 +8,7 @@ import {
   permissions,
   SuspendTenantBody,
   TenantCreatedResult,
+  TenantPlanBody,
   TenantQuotasBody,
   TenantView,
 } from '@vigil/identity-contract';
@@ -96,5 +97,37 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRouteOptions> = async
       },
     },
     async (req) => ask(identitySubjects.changeTenantQuotas, { ...req.body, tenant_id: req.params.id }, parseTenantView, callerOf(principalOf(req))),
+  );
+
+  app.put(
+    '/tenants/:id/plan',
+    {
+      config: { permission: permissions.tenantsManage },
+      schema: {
+        summary: 'Change a tenant’s plan and feature flags',
+        description: [
+          'The plan gives features (essentials: none beyond identity; standard: api_keys, devices; enterprise: also',
+          'audit_api, custom_roles); `features_enabled` and `features_disabled` adjust them for this tenant. Every edge',
+          'and the MQTT broker apply the result within a second: a route of a feature the tenant lacks answers 403',
+          '`VGL_FEATURE_NOT_IN_PLAN`, its API keys stop working without `api_keys`, its devices are disconnected without',
+          '`devices`. What exists is kept and works again when the feature comes back. The platform tenant has no plan.',
+        ].join(' '),
+        tags,
+        params: TenantParams,
+        body: TenantPlanBody,
+        response: { 200: TenantView, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const { plan, features_enabled: enabled = [], features_disabled: disabled = [] } = req.body;
+      const view = await ask(
+        identitySubjects.changeTenantPlan,
+        { tenant_id: req.params.id, plan, features_enabled: enabled, features_disabled: disabled },
+        parseTenantView,
+        callerOf(principalOf(req)),
+      );
+      tenants.markFeatures(req.params.id, view.features);
+      return view;
+    },
   );
 };

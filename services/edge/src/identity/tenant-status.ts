@@ -1,7 +1,7 @@
 import type { Bus, FollowedEvent } from '@vigil/bus';
-import { tenantEventsFilter } from '@vigil/identity-contract';
+import { hasFeature, tenantEventsFilter, type Feature } from '@vigil/identity-contract';
 import type { Logger } from '@vigil/log';
-import { TenantReactivated, TenantSuspended } from '@vigil/schemas';
+import { TenantCreated, TenantPlanChanged, TenantReactivated, TenantSuspended } from '@vigil/schemas';
 import { EdgeFeed } from './edge-feed.ts';
 
 export interface TenantStatusOptions {
@@ -13,6 +13,8 @@ interface KnownTenant {
   readonly suspended: boolean;
   /** When the tenant was last suspended: access tokens issued before it stay refused after a reactivation. */
   readonly suspendedAt?: number;
+  /** The features its plan gives; absent for a tenant made before plans (every feature). */
+  readonly features?: readonly string[];
 }
 
 /**
@@ -50,8 +52,11 @@ export class TenantStatus {
     // `auth.<tenant>.tenant.<tenant>`: seats and slots ride on the same subject and change nothing here.
     const tenant = subject.split('.')[1];
     if (!tenant) return;
-    if (TenantSuspended.is(event)) this.#tenants.set(tenant, { suspended: true, suspendedAt: Date.parse(event.at) });
-    else if (TenantReactivated.is(event)) this.#tenants.set(tenant, { ...this.#tenants.get(tenant), suspended: false });
+    const known = this.#tenants.get(tenant);
+    if (TenantSuspended.is(event)) this.#tenants.set(tenant, { ...known, suspended: true, suspendedAt: Date.parse(event.at) });
+    else if (TenantReactivated.is(event)) this.#tenants.set(tenant, { ...known, suspended: false });
+    else if (TenantCreated.is(event) && event.data.features) this.#tenants.set(tenant, { suspended: false, ...known, features: event.data.features });
+    else if (TenantPlanChanged.is(event)) this.#tenants.set(tenant, { suspended: false, ...known, features: event.data.features });
   }
 
   /**
@@ -65,9 +70,19 @@ export class TenantStatus {
     return issuedAtSeconds !== undefined && known.suspendedAt !== undefined && issuedAtSeconds * 1000 < known.suspendedAt;
   }
 
+  /** Whether the tenant's plan gives a feature (a route of one it lacks answers 403); a tenant not seen yet has every one. */
+  hasFeature(tenant: string, feature: Feature): boolean {
+    return hasFeature(tenant, this.#tenants.get(tenant)?.features, feature);
+  }
+
+  /** Records a plan change at once (the edge that handled it); the feed does the same on every edge. */
+  markFeatures(tenant: string, features: readonly string[]): void {
+    this.#tenants.set(tenant, { suspended: false, ...this.#tenants.get(tenant), features });
+  }
+
   /** Records a suspension at once (the edge that handled it); the feed does the same on every edge. */
   markSuspended(tenant: string, at = Date.now()): void {
-    this.#tenants.set(tenant, { suspended: true, suspendedAt: at });
+    this.#tenants.set(tenant, { ...this.#tenants.get(tenant), suspended: true, suspendedAt: at });
   }
 
   /** Records a reactivation at once (the edge that handled it, so a sign-in right after works here). */
