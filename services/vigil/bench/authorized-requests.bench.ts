@@ -12,31 +12,11 @@ import { createKekFile, loadKekRing } from '@vigil/kme-contract';
 import { emitBenchLine, startTestBus, testLogger } from '@vigil/testkit';
 import Type from 'typebox';
 import { Agent, request } from 'undici';
+import { httpLoad } from './http-load.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
 const password = 'a benchmark pass phrase';
-
-/** Answered requests per second with `headers`, and latency percentiles; any status but 200 is an error. */
-async function load(url: string, agent: Agent, headers: Record<string, string>) {
-  const latencies: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  let errors = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const res = await request(url, { dispatcher: agent, headers });
-        await res.body.arrayBuffer();
-        if (res.statusCode !== 200) errors++;
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => +(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2);
-  return { rps: (latencies.length - errors) / seconds, p50: pct(0.5), p99: pct(0.99), errors };
-}
 
 /** A string field of a JSON answer, or the run stops saying which. */
 async function field(res: { body: { json(): Promise<unknown> } }, name: string): Promise<string> {
@@ -55,6 +35,7 @@ const config = loadConfig({ VIGIL_NAMESPACE: t.bus.names.namespace, VIGIL_HTTP_P
 const logger = testLogger('bench');
 const worker = new IdentityWorker({ bus: await t.connect('identity'), ring: loadKekRing(join(dir, 'kek.json')), keys: loadSigningKeys(join(dir, 'keys.json')), policy: identityPolicy(config), logger });
 const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
+const load = (url: string, headers: Record<string, string>) => httpLoad({ seconds, concurrency, agent }, url, { headers });
 await worker.start();
 const app = await buildEdge({ config, bus: await t.connect('edge'), logger, version: 'bench' });
 try {
@@ -75,11 +56,11 @@ try {
   const key = await field(keyRes, 'key');
 
   // Warm both paths (JIT, connections), then measure back to back.
-  await load(`${base}/bench/public`, agent, {});
-  await load(`${base}/bench/authorized`, agent, { authorization: `Bearer ${token}` });
-  const open = await load(`${base}/bench/public`, agent, {});
-  const jwt = await load(`${base}/bench/authorized`, agent, { authorization: `Bearer ${token}` });
-  const apiKey = await load(`${base}/bench/authorized`, agent, { authorization: `Bearer ${key}` });
+  await load(`${base}/bench/public`, {});
+  await load(`${base}/bench/authorized`, { authorization: `Bearer ${token}` });
+  const open = await load(`${base}/bench/public`, {});
+  const jwt = await load(`${base}/bench/authorized`, { authorization: `Bearer ${token}` });
+  const apiKey = await load(`${base}/bench/authorized`, { authorization: `Bearer ${key}` });
   const baseline = { baseline: 'same route, public (no authentication)', baseline_value: Math.round(open.rps), baseline_p50_ms: open.p50, concurrency, seconds };
   emitBenchLine({ bench: 'edge.authorized.jwt', unit: 'requests/s', value: Math.round(jwt.rps), ratio: +(jwt.rps / open.rps).toFixed(3), p50_ms: jwt.p50, p99_ms: jwt.p99, errors: jwt.errors, ...baseline });
   emitBenchLine({ bench: 'edge.authorized.api_key', unit: 'requests/s', value: Math.round(apiKey.rps), ratio: +(apiKey.rps / open.rps).toFixed(3), p50_ms: apiKey.p50, p99_ms: apiKey.p99, errors: apiKey.errors, ...baseline });

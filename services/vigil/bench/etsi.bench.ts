@@ -14,6 +14,7 @@ import { startProcess } from '@vigil/runtime';
 import { createTestDatabase, postgresServerUrl, startTestNats, testLogger, testNamespace } from '@vigil/testkit';
 import Fastify from 'fastify';
 import { Agent, request } from 'undici';
+import { httpLoad, type HttpRequestSpec } from './http-load.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
@@ -21,27 +22,6 @@ const maxKeys = 1024;
 
 function emit(line: Record<string, unknown>) {
   console.log(JSON.stringify(line));
-}
-
-/** Requests/s counts answered requests only (a 503 of an empty pool is not throughput); errors are reported beside. */
-async function load(url: string, agent: Agent, method: 'GET' | 'POST', body?: string) {
-  const latencies: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  let errors = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const res = await request(url, { method, dispatcher: agent, ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}) });
-        await res.body.arrayBuffer();
-        if (res.statusCode !== 200) errors++;
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => +(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0).toFixed(2);
-  return { rps: (latencies.length - errors) / seconds, p50: pct(0.5), p99: pct(0.99), errors };
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'vigil-etsi-bench-'));
@@ -88,6 +68,7 @@ try {
 
   const cert = await issueSaeCertificate(loadCa(pki.dir), { saeId: 'SAE_A' });
   const agent = new Agent({ connect: { ca, cert: cert.certificatePem, key: cert.privateKeyPem, servername: 'localhost' }, connections: concurrency, keepAliveTimeout: 30_000 });
+  const load = (url: string, spec?: HttpRequestSpec) => httpLoad({ seconds, concurrency, agent }, url, spec);
 
   // Baseline: bare Fastify, the same certificate, CA, client-certificate demand and ciphers, a JSON body of the same shape.
   const bare = Fastify({
@@ -96,14 +77,14 @@ try {
   const oneKey = JSON.stringify({ keys: [{ key_ID: '0190b6e8-8f4c-7a9e-9c4e-3f1f2a7b0001', key: Buffer.alloc(32, 1).toString('base64') }] });
   bare.get('/api/v1/keys/:slave/enc_keys', async (_req, reply) => reply.type('application/json').send(oneKey));
   const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
-  const baseline = await load(`${bareUrl}/api/v1/keys/SAE_B/enc_keys`, agent, 'GET');
+  const baseline = await load(`${bareUrl}/api/v1/keys/SAE_B/enc_keys`);
   await bare.close();
 
-  const single = await load(`${etsi}/api/v1/keys/SAE_B/enc_keys`, agent, 'GET');
+  const single = await load(`${etsi}/api/v1/keys/SAE_B/enc_keys`);
   emit({ bench: 'etsi.enc_keys.single', unit: 'requests/s', value: Math.round(single.rps), keys_per_s: Math.round(single.rps), p50_ms: single.p50, p99_ms: single.p99, errors: single.errors, baseline: 'fastify.mtls.same_tls', baseline_value: Math.round(baseline.rps), baseline_p50_ms: baseline.p50, ratio: +(single.rps / baseline.rps).toFixed(3), concurrency });
   // Material for some 500k keys/s: the max-key phase measures the API, not an empty pool (a 503 is counted as an error).
   await supply(Math.ceil(seconds * 250));
-  const many = await load(`${etsi}/api/v1/keys/SAE_B/enc_keys`, agent, 'POST', JSON.stringify({ number: maxKeys }));
+  const many = await load(`${etsi}/api/v1/keys/SAE_B/enc_keys`, { method: 'POST', json: JSON.stringify({ number: maxKeys }) });
   emit({ bench: 'etsi.enc_keys.max', unit: 'keys/s', value: Math.round(many.rps * maxKeys), requests_per_s: +many.rps.toFixed(1), keys_per_request: maxKeys, key_bits: 256, p50_ms: many.p50, p99_ms: many.p99, errors: many.errors, goal: 55_000, ratio_to_goal: +((many.rps * maxKeys) / 55_000).toFixed(3), concurrency });
 
   // Supply latency: from a block published to keys of it delivered. Drain the pool first.
