@@ -36,6 +36,11 @@ export interface AuditBulkRebuildOptions {
  * duplicate further back is chained again, audit_log's unique event_id refuses it, and the rebuild runs again through
  * `apply`.
  */
+/** Starts the rebuild's worker thread now (see RowsWorker.warm): for a command about to rebuild `audit_log`. */
+export function prepareAuditRebuild(): void {
+  RowsWorker.warm();
+}
+
 export function createAuditBulkRebuild(recentIds = rebuildRecentIds, options: AuditBulkRebuildOptions = {}): BulkRebuild<typeof schema.auditLog> {
   return {
     table: schema.auditLog,
@@ -148,6 +153,17 @@ class RowsWorker {
     const imports = preload.map((url) => `import(${JSON.stringify(url)})`).join(', ');
     const bootstrap = `Promise.all([${imports}]).then(() => import(${JSON.stringify(tsx)})).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerModule)}); });`;
     return new RowsWorker(new Worker(bootstrap, { eval: true, execArgv: [] }), link);
+  }
+
+  /**
+   * Starts a thread ahead of a rebuild, kept as after one: what a command that is about to rebuild calls first, so the
+   * thread's start (a second or so: the schemas and validators load again there) overlaps the command's own.
+   */
+  static warm(): void {
+    if (RowsWorker.#kept) return;
+    void RowsWorker.take(() => {
+      throw new Error('the audit rebuild worker answered while no rebuild was using it');
+    })?.release();
   }
 
   /** Ready for batches: until then, and for good if it never gets there, this thread encodes them. */

@@ -12,6 +12,7 @@ export {
   type ChainBreak,
   type ChainedRecord,
 } from './chain.ts';
+export { prepareAuditRebuild } from './bulk-rebuild.ts';
 export { checkpointSubject, lastCheckpoint } from './checkpoints.ts';
 export { openCliContext, type CliContext } from './cli-context.ts';
 export { exportAudit, type ExportedRecord } from './export.ts';

@@ -1,7 +1,7 @@
 // `vigil projections list | rebuild | verify`: the read models, rebuilt from the streams or checked against a rebuild,
 // in the schema of VIGIL_READ_MODEL_SCHEMA or the one `--schema` names (a release's new read models, before it runs).
 import { parseArgs } from 'node:util';
-import { auditProjection, openCliContext, progressOnStderr, readDeliveries, type CliContext } from '@vigil/audit';
+import { auditProjection, openCliContext, prepareAuditRebuild, progressOnStderr, readDeliveries, type CliContext } from '@vigil/audit';
 import { ConfigError, loadConfig, settings } from '@vigil/config';
 import { keyRequestsProjection, keySupplyProjection } from '@vigil/kme';
 import { compareWithRebuild, ProjectionBusyError, readCheckpoint, rebuildProjection, type Projection } from '@vigil/store';
@@ -106,6 +106,8 @@ export async function run(args: readonly string[]): Promise<number> {
         return 0;
       });
     case 'rebuild':
+      // The audit trail's rebuild encodes on a worker thread: started now, it is ready by the time the stream is read.
+      if (projections.some((p) => p.name === auditProjection.name)) prepareAuditRebuild();
       return withContext(schema, async ({ bus, database }) => {
         for (const p of projections) {
           const progress = progressOnStderr(`rebuilding ${p.name}`);
