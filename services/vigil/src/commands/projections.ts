@@ -1,11 +1,12 @@
 // `vigil projections list | rebuild | verify`: the read models, rebuilt from the streams or checked against a rebuild,
 // in the schema of VIGIL_READ_MODEL_SCHEMA or the one `--schema` names (a release's new read models, before it runs).
 import { parseArgs } from 'node:util';
-import { auditProjection, openCliContext, prepareAuditRebuild, progressOnStderr, readDeliveries, type CliContext } from '@vigil/audit';
+import { auditProjection, prepareAuditRebuild, progressOnStderr, readDeliveries } from '@vigil/audit';
 import { ConfigError, loadConfig, settings } from '@vigil/config';
 import { keyRequestsProjection, keySupplyProjection } from '@vigil/kme';
 import { compareWithRebuild, ProjectionBusyError, readCheckpoint, rebuildProjection, type Projection } from '@vigil/store';
 import { createTelemetryProjection, devicesProjection, retentionPolicyOf } from '@vigil/telemetry';
+import { withDatabase } from '../read-model-context.ts';
 
 /** Readings are kept as the running service keeps them; a bad configuration is reported when the context opens. */
 function configuredRetention() {
@@ -55,23 +56,6 @@ function selected(names: readonly string[]): Projection[] | string {
   return out;
 }
 
-async function withContext(schema: string | undefined, run: (context: CliContext & { database: NonNullable<CliContext['database']> }) => Promise<number>): Promise<number> {
-  let context: CliContext;
-  try {
-    context = await openCliContext({ database: true, ...(schema ? { schema } : {}) });
-  } catch (err) {
-    process.stderr.write(`vigil projections: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  }
-  try {
-    const { database } = context;
-    if (!database) return 1;
-    return await run({ ...context, database });
-  } finally {
-    await context.close();
-  }
-}
-
 export async function run(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
@@ -97,7 +81,7 @@ export async function run(args: readonly string[]): Promise<number> {
   }
   switch (action) {
     case 'list':
-      return withContext(schema, async ({ database }) => {
+      return withDatabase('projections', schema, async ({ database }) => {
         for (const p of projections) {
           const checkpoint = await readCheckpoint(database, p.name);
           const line = { projection: p.name, stream: p.stream, schema: database.schema, checkpoint };
@@ -108,7 +92,7 @@ export async function run(args: readonly string[]): Promise<number> {
     case 'rebuild':
       // The audit trail's rebuild encodes on a worker thread: started now, it is ready by the time the stream is read.
       if (projections.some((p) => p.name === auditProjection.name)) prepareAuditRebuild();
-      return withContext(schema, async ({ bus, database }) => {
+      return withDatabase('projections', schema, async ({ bus, database }) => {
         for (const p of projections) {
           const progress = progressOnStderr(`rebuilding ${p.name}`);
           try {
@@ -127,7 +111,7 @@ export async function run(args: readonly string[]): Promise<number> {
         return 0;
       });
     case 'verify':
-      return withContext(schema, async ({ bus, database }) => {
+      return withDatabase('projections', schema, async ({ bus, database }) => {
         let equal = true;
         for (const p of projections) {
           const comparison = await compareWithRebuild(database, p, (untilSeq) => readDeliveries(bus, p.stream, { untilSeq, ...(p.filterSubject ? { filterSubject: p.filterSubject } : {}) }));

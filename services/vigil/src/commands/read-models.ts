@@ -1,9 +1,9 @@
 // `vigil read-models list | drop`: the read-model schemas of the database (one per release whose read models
 // changed, VIGIL_READ_MODEL_SCHEMA), and dropping an old release's schema once it will not be rolled back to.
 import { parseArgs } from 'node:util';
-import { openCliContext, type CliContext } from '@vigil/audit';
 import { settings } from '@vigil/config';
-import { dropReadModelSchema, listReadModelSchemas, ProjectionBusyError, ReadModelSchemaRefusedError, type Database } from '@vigil/store';
+import { dropReadModelSchema, listReadModelSchemas, ProjectionBusyError, ReadModelSchemaRefusedError } from '@vigil/store';
+import { withDatabase } from '../read-model-context.ts';
 
 export const summary = 'list the read-model schemas, or drop an old release\'s schema after its rollback window';
 
@@ -20,22 +20,6 @@ const usage = `usage:
 Connects like \`vigil audit\`: NATS_URL and DATABASE_URL, else the embedded stores under VIGIL_DATA_DIR (Vigil stopped).
 `;
 
-async function withDatabase(run: (context: CliContext, database: Database) => Promise<number>): Promise<number> {
-  let context: CliContext;
-  try {
-    context = await openCliContext({ database: true });
-  } catch (err) {
-    process.stderr.write(`vigil read-models: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  }
-  try {
-    if (!context.database) return 1;
-    return await run(context, context.database);
-  } finally {
-    await context.close();
-  }
-}
-
 export async function run(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
@@ -49,7 +33,7 @@ export async function run(args: readonly string[]): Promise<number> {
   }
   switch (action) {
     case 'list':
-      return withDatabase(async (_context, database) => {
+      return withDatabase('read-models', undefined, async ({ database }) => {
         for (const s of await listReadModelSchemas(database)) {
           if (values.json) {
             process.stdout.write(`${JSON.stringify(s)}\n`);
@@ -72,7 +56,7 @@ export async function run(args: readonly string[]): Promise<number> {
         process.stderr.write(`vigil read-models: --schema ${err instanceof Error ? err.message : String(err)}\n`);
         return 2;
       }
-      return withDatabase(async ({ bus }, database) => {
+      return withDatabase('read-models', undefined, async ({ bus, database }) => {
         try {
           const dropped = await dropReadModelSchema(bus, database, schema, { instance: `vigil-cli-${process.pid}`, force: values.force === true });
           const consumers = dropped.consumers.length > 0 ? dropped.consumers.join(', ') : 'none';
