@@ -64,6 +64,9 @@ export class StreamAppender {
   readonly #waiting = new Map<number, Waiting>();
   readonly #subscription: Subscription;
   readonly #sweeper: NodeJS.Timeout;
+  /** Appends made since the last flush, published together in the next turn of the event loop. */
+  #queued: { id: number; subject: string; payload: Uint8Array; eventId: string }[] = [];
+  #flushScheduled = false;
   #next = 0;
 
   constructor(bus: Bus, options: StreamAppenderOptions = {}) {
@@ -81,22 +84,42 @@ export class StreamAppender {
 
   append(subject: string, event: AnyEnvelope): Promise<Appended> {
     const id = ++this.#next;
-    const h = headers();
-    h.set('Nats-Msg-Id', event.id);
     return new Promise<Appended>((resolve, reject) => {
       this.#waiting.set(id, { subject, sentAt: Date.now(), resolve, reject });
-      try {
-        this.#bus.nc.publish(this.#bus.names.subject(subject), encoder.encode(JSON.stringify(event)), { reply: `${this.#inbox}.${id}`, headers: h });
-      } catch (err) {
-        this.#waiting.delete(id);
-        reject(err instanceof Error ? err : new Error(String(err)));
+      this.#queued.push({ id, subject, payload: encoder.encode(JSON.stringify(event)), eventId: event.id });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
       }
     });
+  }
+
+  /**
+   * Publishes the queued appends in one go, in the order they were made. The client writes whatever was published in
+   * one microtask turn with one system call, but appends made from separate socket reads (one per device on a
+   * broker) would each be a write of their own: gathered here, a busy turn of the event loop costs one.
+   */
+  #flush(): void {
+    const queued = this.#queued;
+    this.#queued = [];
+    this.#flushScheduled = false;
+    for (const { id, subject, payload, eventId } of queued) {
+      const h = headers();
+      h.set('Nats-Msg-Id', eventId);
+      try {
+        this.#bus.nc.publish(this.#bus.names.subject(subject), payload, { reply: `${this.#inbox}.${id}`, headers: h });
+      } catch (err) {
+        const waiting = this.#waiting.get(id);
+        this.#waiting.delete(id);
+        waiting?.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
   }
 
   /** Stops listening; appends still waiting fail (they may have been stored). */
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    this.#flush();
     if (!this.#subscription.isClosed()) this.#subscription.unsubscribe();
     this.#expire(Number.POSITIVE_INFINITY);
   }

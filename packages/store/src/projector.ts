@@ -204,22 +204,43 @@ export async function startProjector(bus: Bus, database: Database, projection: P
     held.lost.addEventListener('abort', onLost, { once: true });
     stopping.signal.addEventListener('abort', onLost, { once: true });
     if (stopping.signal.aborted || held.lost.aborted) onLost();
-    let buffer: Entry[] = [];
+    // Group commit: messages gather in `buffer` while the transaction before commits, and the next transaction takes
+    // all of them (up to batchSize). Batches then grow with the load by themselves: a consumer that keeps up sees the
+    // server's pending count at 0 on every message, and closing a batch on that committed them one by one.
+    const buffer: Entry[] = [];
+    let committing: Promise<void> | undefined;
+    let failure: { err: unknown } | undefined;
+    const drain = async () => {
+      while (buffer.length > 0 && !held.lost.aborted) await commitBatch(buffer.splice(0, batchSize));
+    };
+    const startDraining = () => {
+      // Started in the next turn of the event loop, once whatever the last read from the socket held is buffered.
+      committing = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(drain)
+        .catch((err: unknown) => {
+          failure = { err };
+          void messages.close();
+        })
+        .finally(() => {
+          committing = undefined;
+          if (buffer.length > 0 && !failure && !held.lost.aborted) startDraining();
+        });
+    };
     try {
       for await (const m of messages) {
-        if (stopping.signal.aborted || held.lost.aborted) break;
+        if (stopping.signal.aborted || held.lost.aborted || failure) break;
         const read = readMessage(bus, m);
         buffer.push(
           read.ok
             ? { m, delivery: { event: read.event, seq: m.seq, subject: bus.names.plain(m.subject), deliveryCount: m.info.deliveryCount } }
             : { m, rejected: { reason: read.reason, problems: read.problems } },
         );
-        if (buffer.length >= batchSize || m.info.pending === 0) {
-          await commitBatch(buffer);
-          buffer = [];
-        }
+        if (!committing) startDraining();
+        // Reading no further while a full batch waits is what holds the consumer back: it pulls more as it is read.
+        else if (buffer.length >= batchSize) await committing;
       }
-      if (buffer.length > 0 && !held.lost.aborted) await commitBatch(buffer);
+      while (committing) await committing;
+      if (failure) throw failure.err;
     } finally {
       held.lost.removeEventListener('abort', onLost);
       stopping.signal.removeEventListener('abort', onLost);
