@@ -1,7 +1,8 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes } from '@nats-io/jetstream';
 import type { AnyEnvelope } from '@vigil/schemas';
 import type { Bus } from './connection.ts';
 import { ConcurrencyError, InvalidEventError } from './errors.ts';
+import { AppendRefusedError, StreamAppender } from './stream-appender.ts';
 
 export interface AppendOptions {
   /**
@@ -18,7 +19,23 @@ export interface Appended {
   readonly duplicate: boolean;
 }
 
-const encoder = new TextEncoder();
+/**
+ * One appender per connection for `append`: acknowledgements on one subscription, and the appends of one turn of the
+ * event loop in one write, where a JetStream request per event cost a request, a timer and an error object (for its
+ * stack) each. Closed with the connection.
+ */
+const appenders = new WeakMap<Bus, StreamAppender>();
+
+function appenderOf(bus: Bus): StreamAppender {
+  let appender = appenders.get(bus);
+  if (!appender) {
+    const created = new StreamAppender(bus);
+    appenders.set(bus, created);
+    void bus.nc.closed().then(() => created.close());
+    appender = created;
+  }
+  return appender;
+}
 
 /**
  * Appends one event to a plain subject. The event id is the `Nats-Msg-Id`, so a retried publish within the
@@ -27,15 +44,10 @@ const encoder = new TextEncoder();
 export async function append(bus: Bus, subject: string, event: AnyEnvelope, options: AppendOptions = {}): Promise<Appended> {
   const validation = bus.registry.validate(event);
   if (!validation.ok) throw new InvalidEventError(event.type, validation.problems.join('; '));
-  const expect = options.expectedLastSubjectSequence === undefined ? {} : { lastSubjectSequence: options.expectedLastSubjectSequence };
   try {
-    const ack = await bus.js.publish(bus.names.subject(subject), encoder.encode(JSON.stringify(event)), {
-      msgID: event.id,
-      expect,
-    });
-    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    return await appenderOf(bus).append(subject, event, options);
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+    if (err instanceof AppendRefusedError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
       throw new ConcurrencyError(subject, String(options.expectedLastSubjectSequence), { cause: err });
     }
     throw err;

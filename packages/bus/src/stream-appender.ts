@@ -1,6 +1,6 @@
 import { createInbox, headers, type Msg, type Subscription } from '@nats-io/transport-node';
 import type { AnyEnvelope } from '@vigil/schemas';
-import type { Appended } from './append.ts';
+import type { Appended, AppendOptions } from './append.ts';
 import type { Bus } from './connection.ts';
 
 export interface StreamAppenderOptions {
@@ -54,8 +54,8 @@ function apiError(value: unknown): { code: number; description: string } | undef
  * within the duplicate window is stored once), but with every acknowledgement coming back on one subscription and
  * one timer for all of them, where a JetStream request costs a request object, a timer and an error object with its
  * stack per event. Many appends may be in flight; on one connection they reach the stream in the order they were
- * made. It has no optimistic concurrency (high-volume subjects are not aggregates), and it does not validate the
- * event again: it is for events made by `createEvent`, which validated them against their definition.
+ * made. It does not validate the event again: it is for events made by `createEvent`, which validated them
+ * against their definition (`append` validates, then appends through one of these).
  */
 export class StreamAppender {
   readonly #bus: Bus;
@@ -65,7 +65,7 @@ export class StreamAppender {
   readonly #subscription: Subscription;
   readonly #sweeper: NodeJS.Timeout;
   /** Appends made since the last flush, published together in the next turn of the event loop. */
-  #queued: { id: number; subject: string; payload: Uint8Array; eventId: string }[] = [];
+  #queued: { id: number; subject: string; payload: Uint8Array; eventId: string; expected: number | undefined }[] = [];
   #flushScheduled = false;
   #next = 0;
 
@@ -82,11 +82,15 @@ export class StreamAppender {
     return this.#waiting.size;
   }
 
-  append(subject: string, event: AnyEnvelope): Promise<Appended> {
+  /**
+   * With `expectedLastSubjectSequence`, the stream stores the event only if the subject's last message has that
+   * sequence; otherwise it refuses with AppendRefusedError, code 10071 (`append` turns it into a ConcurrencyError).
+   */
+  append(subject: string, event: AnyEnvelope, options: AppendOptions = {}): Promise<Appended> {
     const id = ++this.#next;
     return new Promise<Appended>((resolve, reject) => {
       this.#waiting.set(id, { subject, sentAt: Date.now(), resolve, reject });
-      this.#queued.push({ id, subject, payload: encoder.encode(JSON.stringify(event)), eventId: event.id });
+      this.#queued.push({ id, subject, payload: encoder.encode(JSON.stringify(event)), eventId: event.id, expected: options.expectedLastSubjectSequence });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -103,9 +107,10 @@ export class StreamAppender {
     const queued = this.#queued;
     this.#queued = [];
     this.#flushScheduled = false;
-    for (const { id, subject, payload, eventId } of queued) {
+    for (const { id, subject, payload, eventId, expected } of queued) {
       const h = headers();
       h.set('Nats-Msg-Id', eventId);
+      if (expected !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
       try {
         this.#bus.nc.publish(this.#bus.names.subject(subject), payload, { reply: `${this.#inbox}.${id}`, headers: h });
       } catch (err) {

@@ -57,3 +57,15 @@ test('a subject no stream holds is refused; an append left unanswered times out'
     await quick.close();
   }
 });
+
+test('appends expecting the same last sequence, published together: the stream stores exactly one', async () => {
+  const events = Array.from({ length: 10 }, (_, i) => createEvent(CounterIncremented, { by: i + 1 }, { actor }));
+  // Made in one turn of the event loop, so they leave in one write: the stream still judges each against the last.
+  const outcomes = await Promise.allSettled(events.map((e) => appender.append('auth.appender.race', e, { expectedLastSubjectSequence: 0 })));
+  const stored = outcomes.filter((o) => o.status === 'fulfilled');
+  const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+  assert.equal(stored.length, 1);
+  assert.equal(refused.length, 9);
+  assert.ok(refused.every((err) => err instanceof AppendRefusedError && err.code === 10071));
+  assert.equal((await loadAggregate(t.bus, 'auth.appender.race')).events.length, 1);
+});
