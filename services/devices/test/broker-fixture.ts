@@ -1,6 +1,5 @@
 // What the broker tests share: a registry on a real bus, devices registered through it, mqtt.js clients, and
 // reading back what reached the streams.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadAggregate, type Bus, type Caller, type StoredEvent } from '@vigil/bus';
 import { telemetrySubject, type TelemetryChannel } from '@vigil/devices-contract';
 import { testLogger } from '@vigil/testkit';
@@ -108,13 +107,3 @@ export function channelEvents(bus: Bus, device: Pick<RegisteredDevice, 'tenant' 
   return eventsOn(bus, telemetrySubject(device.tenant, device.deviceId, channel));
 }
 
-/** Polls until `check` holds (what a test waits for happens on other connections), failing after `timeoutMs`. */
-export async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > until) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(value).slice(0, 500)})`);
-    await sleep(50);
-  }
-}

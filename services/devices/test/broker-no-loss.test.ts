@@ -3,13 +3,12 @@
 // acknowledged is on DEVICE_TELEMETRY exactly once.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus, isEventOf, startLocalNatsServer, type Bus, type LocalNatsServer } from '@vigil/bus';
 import { TelemetryReported } from '@vigil/schemas';
-import { testLogger, testNamespace } from '@vigil/testkit';
+import { eventually, publishAcrossBusOutage, testLogger, testNamespace } from '@vigil/testkit';
 import mqtt from 'mqtt';
 import type { DeviceBroker } from '../src/broker/device-broker.ts';
-import { channelEvents, deviceTopic, eventually, registerDevice, startBroker, startRegistry, type Registry } from './broker-fixture.ts';
+import { channelEvents, deviceTopic, registerDevice, startBroker, startRegistry, type Registry } from './broker-fixture.ts';
 
 let nats: LocalNatsServer;
 let bus: Bus;
@@ -53,42 +52,22 @@ test('QoS 1 across a bus outage: no PUBACK while it is down, then every acknowle
   client.on('close', () => closes++);
   await new Promise((resolve) => client.once('connect', resolve));
 
-  const ackedAt = new Map<number, number>();
-  // mqtt.js fails (error callback) the publishes it had queued, unsent, when a connection closes: like a device
-  // application, the test sends those again. A message it did send is kept and resent by mqtt.js itself.
-  const failed = new Set<number>();
-  const send = (n: number) =>
-    client.publish(deviceTopic(device, 'telemetry'), JSON.stringify({ values: { n } }), { qos: 1 }, (err) => {
-      if (err) failed.add(n);
-      else ackedAt.set(n, Date.now());
-    });
-
-  let stoppedAt = 0;
-  let restartedAt = 0;
-  for (let n = 0; n < total; n++) {
-    send(n);
-    if (n === 100) {
-      const { storeDir } = nats;
-      const port = Number(new URL(nats.url).port);
-      await nats.stop({ keepStore: true });
-      stoppedAt = Date.now();
-      // Restarted on the same port and store while the device keeps publishing.
-      void sleep(outageMs).then(async () => {
-        nats = await startLocalNatsServer({ storeDir, port });
-        restartedAt = Date.now();
-      });
-    }
-    await sleep(n > 100 && n < 250 ? 40 : 5);
-  }
-  await eventually(
-    'every message acknowledged',
-    async () => {
-      if (client.connected) for (const n of failed) if (!ackedAt.has(n) && failed.delete(n)) send(n);
-      return ackedAt.size;
+  const { storeDir } = nats;
+  const port = Number(new URL(nats.url).port);
+  const { ackedAt, stoppedAt, restartedAt } = await publishAcrossBusOutage({
+    client,
+    topic: deviceTopic(device, 'telemetry'),
+    total,
+    stopAfter: 100,
+    slowUntil: 250,
+    outageMs,
+    // Restarted on the same port and store while the device keeps publishing.
+    stopBus: () => nats.stop({ keepStore: true }),
+    startBus: async () => {
+      nats = await startLocalNatsServer({ storeDir, port });
     },
-    (n) => n === total,
-    60_000,
-  );
+    ackTimeoutMs: 60_000,
+  });
   client.end(true);
 
   assert.ok(restartedAt > stoppedAt, 'the bus came back during the run');

@@ -4,10 +4,10 @@ import { after, before, test } from 'node:test';
 import { isEventOf } from '@vigil/bus';
 import { createCertificateAuthority, issueSaeCertificate, issueServerCertificate, type IssuedCertificate } from '@vigil/pki';
 import { DeviceAuthenticationFailed, TelemetryReported } from '@vigil/schemas';
-import { startTestBus, type TestBus } from '@vigil/testkit';
+import { eventually, startTestBus, type TestBus } from '@vigil/testkit';
 import type { MqttClient } from 'mqtt';
 import type { DeviceBroker } from '../src/broker/device-broker.ts';
-import { acme, channelEvents, connectClient, connectDevice, deviceTopic, eventsOn, eventually, registerDevice, startBroker, startRegistry, type Registry } from './broker-fixture.ts';
+import { acme, channelEvents, connectClient, connectDevice, deviceTopic, eventsOn, registerDevice, startBroker, startRegistry, type Registry } from './broker-fixture.ts';
 
 let t: TestBus;
 let registry: Registry;

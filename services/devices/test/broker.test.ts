@@ -15,7 +15,7 @@ import {
   TenantReactivated,
   TenantSuspended,
 } from '@vigil/schemas';
-import { startTestBus, type TestBus } from '@vigil/testkit';
+import { eventually, startTestBus, type TestBus } from '@vigil/testkit';
 import { ErrorWithSubackPacket, type MqttClient } from 'mqtt';
 import type { DeviceBroker } from '../src/broker/device-broker.ts';
 import { TenantLimits } from '../src/registry/tenant-limits.ts';
@@ -27,7 +27,6 @@ import {
   connectDevice,
   deviceTopic,
   eventsOn,
-  eventually,
   registerDevice,
   startBroker,
   startRegistry,

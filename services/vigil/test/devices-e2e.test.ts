@@ -15,7 +15,7 @@ import { createKekFile } from '@vigil/kme-contract';
 import { initPki } from '@vigil/pki';
 import { startProcess, type RunningProcess } from '@vigil/runtime';
 import { telemetryService } from '@vigil/telemetry';
-import { createTestDatabase, postgresServerUrl, startTestNats, testNamespace, type TestDatabase, type TestNats } from '@vigil/testkit';
+import { createTestDatabase, eventually, postgresServerUrl, startTestNats, testNamespace, type TestDatabase, type TestNats } from '@vigil/testkit';
 import mqtt, { type MqttClient } from 'mqtt';
 import postgres from 'postgres';
 
@@ -57,17 +57,6 @@ async function login(tenant: string, username: string): Promise<string> {
   const { status, json } = await http('POST', '/auth/login', undefined, { tenant, username, password });
   assert.equal(status, 200, JSON.stringify(json));
   return text(json, 'access_token');
-}
-
-/** Polls until `check` holds, failing after 20 s: the read models follow the streams, a moment behind. */
-async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after 20 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function connectDevice(deviceId: string, secret: string): Promise<MqttClient> {
@@ -170,6 +159,7 @@ describe('a city registers a lamp, the lamp reports, the city reads', () => {
       'readings',
       () => http('GET', `/devices/${deviceId}/readings?${range}&metric=lux&limit=1000`, city),
       (r) => r.status === 200 && list(r.json, 'readings').length === 20,
+      20_000,
     );
     const values = list(page.json, 'readings').map((r) => (isJson(r) ? r['value'] : undefined));
     assert.deepEqual(values, Array.from({ length: 20 }, (_, i) => i), 'in time order, each once');
@@ -183,7 +173,7 @@ describe('a city registers a lamp, the lamp reports, the city reads', () => {
         [10, 10, 19, 14.5],
       ],
     );
-    const device = await eventually('presence', () => http('GET', `/devices/${deviceId}`, city), (r) => r.json['online'] === true && r.json['last_uptime_s'] === 42);
+    const device = await eventually('presence', () => http('GET', `/devices/${deviceId}`, city), (r) => r.json['online'] === true && r.json['last_uptime_s'] === 42, 20_000);
     assert.equal(typeof device.json['last_seen_at'], 'string');
     const metrics = await (await fetch(`${httpUrl}/metrics`)).text();
     assert.match(metrics, /^vigil_mqtt_connected_devices\{instance="[^"]+"\} 1$/m);
@@ -221,7 +211,7 @@ describe('a city registers a lamp, the lamp reports, the city reads', () => {
     assert.equal(done.status, 200, JSON.stringify(done.json));
     await closed;
     assert.ok((await connectDevice(deviceId, secret).catch((e: unknown) => e)) instanceof Error);
-    const read = await eventually('decommissioned', () => http('GET', `/devices/${deviceId}`, city), (r) => r.json['status'] === 'decommissioned');
+    const read = await eventually('decommissioned', () => http('GET', `/devices/${deviceId}`, city), (r) => r.json['status'] === 'decommissioned', 20_000);
     assert.deepEqual(list(read.json, 'credentials').filter((c) => isJson(c) && c['revoked_at'] === undefined), []);
     assert.equal((await http('POST', '/devices', city, { name: 'Lamp 1 (new)', device_type: 'streetlight', serial: 'SN-0001' })).status, 201);
   });

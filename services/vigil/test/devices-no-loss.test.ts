@@ -7,14 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, request, startLocalNatsServer, type Caller, type LocalNatsServer } from '@vigil/bus';
 import { devicesService } from '@vigil/devices';
 import { deviceSubjects, parseCredentialIssued, parseDeviceRegistered } from '@vigil/devices-contract';
 import { startProcess, type RunningProcess } from '@vigil/runtime';
 import { rowsOf } from '@vigil/store';
 import { telemetryService } from '@vigil/telemetry';
-import { createTestDatabase, postgresServerUrl, testNamespace, type TestDatabase } from '@vigil/testkit';
+import { createTestDatabase, eventually, postgresServerUrl, publishAcrossBusOutage, testNamespace, type TestDatabase } from '@vigil/testkit';
 import { sql } from 'drizzle-orm';
 import mqtt from 'mqtt';
 
@@ -53,16 +52,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function eventually<T>(what: string, read: () => Promise<T>, check: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
-
 const total = 300;
 const outageMs = 5000;
 
@@ -88,41 +77,21 @@ test('QoS 1 across a bus outage: no PUBACK while NATS is down, then every acknow
   if (!client) throw new Error('no client');
   client.options.reconnectPeriod = 250;
 
-  const ackedAt = new Map<number, number>();
-  // Publishes mqtt.js had queued but not sent when a connection closed fail: like a device application, send them again.
-  const failed = new Set<number>();
-  const topic = `v1/city/${deviceId}/telemetry`;
-  const send = (n: number) =>
-    client.publish(topic, JSON.stringify({ values: { n } }), { qos: 1 }, (err) => {
-      if (err) failed.add(n);
-      else ackedAt.set(n, Date.now());
-    });
-
-  let stoppedAt = 0;
-  let restartedAt = 0;
-  for (let n = 0; n < total; n++) {
-    send(n);
-    if (n === 80) {
-      const { storeDir } = nats;
-      const port = Number(new URL(nats.url).port);
-      await nats.stop({ keepStore: true });
-      stoppedAt = Date.now();
-      void sleep(outageMs).then(async () => {
-        nats = await startLocalNatsServer({ storeDir, port });
-        restartedAt = Date.now();
-      });
-    }
-    await sleep(n > 80 && n < 200 ? 40 : 5);
-  }
-  await eventually(
-    'every message acknowledged',
-    async () => {
-      if (client.connected) for (const n of failed) if (!ackedAt.has(n) && failed.delete(n)) send(n);
-      return ackedAt.size;
+  const { storeDir } = nats;
+  const port = Number(new URL(nats.url).port);
+  const { ackedAt, stoppedAt, restartedAt } = await publishAcrossBusOutage({
+    client,
+    topic: `v1/city/${deviceId}/telemetry`,
+    total,
+    stopAfter: 80,
+    slowUntil: 200,
+    outageMs,
+    stopBus: () => nats.stop({ keepStore: true }),
+    startBus: async () => {
+      nats = await startLocalNatsServer({ storeDir, port });
     },
-    (n) => n === total,
-    90_000,
-  );
+    ackTimeoutMs: 90_000,
+  });
   client.end(true);
 
   assert.ok(restartedAt > stoppedAt, 'NATS came back during the run');
