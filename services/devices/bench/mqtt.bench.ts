@@ -2,12 +2,11 @@
 // after the stream stored the event), with publish → PUBACK latency, against aedes alone in the same run (publish →
 // subscriber, no bus, no checks). The devices run in a process of their own. After the Vigil run the stream is
 // counted: every acknowledged message must be on it (zero loss). BENCH_EVENTS, BENCH_DEVICES and BENCH_WINDOW size it.
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import { createServer } from 'node:net';
-import { emitBenchLine, startTestBus, testLogger } from '@vigil/testkit';
+import { cpuSecondsOf, emitBenchLine, natsServerPid, startTestBus, testLogger } from '@vigil/testkit';
 import type { LoadDevice, LoadOrder, LoadResult } from './mqtt-load.ts';
 import { DeviceBroker } from '../src/broker/device-broker.ts';
 import { DeviceDirectory } from '../src/registry/device-directory.ts';
@@ -29,23 +28,6 @@ async function startLoad(): Promise<ChildProcess> {
     child.once('exit', (code) => reject(new Error(`the load process exited with ${code}`)));
   });
   return child;
-}
-
-/** CPU seconds a process has used, from /proc (Linux); undefined elsewhere. */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-function natsServerPid(url: string): number | undefined {
-  const port = new URL(url).port;
-  const found = spawnSync('pgrep', ['-f', `nats-server -js -a 127.0.0.1 -p ${port} `], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
-  return found ? Number(found) : undefined;
 }
 
 interface Measured extends LoadResult {
