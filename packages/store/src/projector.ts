@@ -239,14 +239,16 @@ export async function startProjector(bus: Bus, database: Database, projection: P
         // Reading no further while a full batch waits is what holds the consumer back: it pulls more as it is read.
         else if (buffer.length >= batchSize) await committing;
       }
-      while (committing) await committing;
-      if (failure) throw failure.err;
     } finally {
+      // However reading ended (an error of the consumer too), what was read is committed before a restart positions
+      // the consumer again.
+      while (committing) await committing;
       held.lost.removeEventListener('abort', onLost);
       stopping.signal.removeEventListener('abort', onLost);
       closeMessages = undefined;
       await messages.close().catch(() => {});
     }
+    if (failure) throw failure.err;
   };
 
   /** Applies a batch; when it fails, applies its events one by one so a single bad event cannot stall the rest. */
