@@ -9,7 +9,7 @@ import { availableDatabaseKinds, createTestDatabase, startTestBus, testLogger, t
 import { sql } from 'drizzle-orm';
 import { defaultReadModelSchema, migrationStatus, openDatabase, projectorNames, readCheckpoint, resetProjection, startProjector, type Database, type Projection, type RunningProjector } from '../src/index.ts';
 import { CounterIncremented, testRegistry } from '../../bus/test/test-events.ts';
-import { counterProjection, createCounterTable, projectedRows } from './test-projection.ts';
+import { appendCounterEvents, counterProjection, createCounterTable, projectedRows } from './test-projection.ts';
 
 const actor = { kind: 'system', id: 'test' } as const;
 let t: TestBus;
@@ -20,13 +20,7 @@ after(async () => {
   await t.close();
 });
 
-async function appendMany(count: number, from = 1): Promise<number> {
-  let last = 0;
-  for (let i = 0; i < count; i++) {
-    last = (await append(t.bus, `auth.proj.counter.c${(from + i) % 7}`, createEvent(CounterIncremented, { by: from + i }, { actor }))).seq;
-  }
-  return last;
-}
+const appendMany = (count: number, from = 1) => appendCounterEvents(t.bus, count, from);
 
 async function waitForCheckpoint(database: Database, seq: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,7 +6,6 @@ import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { append, createEvent } from '@vigil/bus';
 import { availableDatabaseKinds, createTestDatabase, startTestBus, testLogger, type DatabaseKind, type TestBus, type TestDatabase } from '@vigil/testkit';
 import { sql } from 'drizzle-orm';
 import {
@@ -27,10 +26,8 @@ import {
   type Database,
   type RunningProjector,
 } from '../src/index.ts';
-import { CounterIncremented, testRegistry } from '../../bus/test/test-events.ts';
-import { counterProjection, createCounterTable, projectedRows } from './test-projection.ts';
-
-const actor = { kind: 'system', id: 'test' } as const;
+import { testRegistry } from '../../bus/test/test-events.ts';
+import { appendCounterEvents, counterProjection, createCounterTable, projectedRows } from './test-projection.ts';
 
 let t: TestBus;
 before(async () => {
@@ -40,11 +37,7 @@ after(async () => {
   await t.close();
 });
 
-async function appendMany(count: number, from: number): Promise<number> {
-  let last = 0;
-  for (let i = from; i < from + count; i++) last = (await append(t.bus, `auth.proj.counter.c${i % 5}`, createEvent(CounterIncremented, { by: i }, { actor }))).seq;
-  return last;
-}
+const appendMany = (count: number, from: number) => appendCounterEvents(t.bus, count, from);
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

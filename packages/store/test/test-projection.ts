@@ -1,4 +1,5 @@
-import type { Delivery } from '@vigil/bus';
+import { append, createEvent, type Bus, type Delivery } from '@vigil/bus';
+import { CounterIncremented } from '../../bus/test/test-events.ts';
 import { sql } from 'drizzle-orm';
 import { bigint, integer, pgTable, serial, text } from 'drizzle-orm/pg-core';
 import type { Database } from '../src/index.ts';
@@ -35,4 +36,16 @@ export const counterProjection: Projection = {
 
 export async function projectedRows(database: Database): Promise<{ seq: number; subject: string; by: number }[]> {
   return database.db.select({ seq: counterRows.seq, subject: counterRows.subject, by: counterRows.by }).from(counterRows).orderBy(counterRows.seq, counterRows.id);
+}
+
+/**
+ * Appends `count` counter events, by = from, from + 1, …, one at a time on a few subjects the counter projection
+ * follows; answers the last one's stream sequence.
+ */
+export async function appendCounterEvents(bus: Bus, count: number, from: number): Promise<number> {
+  let last = 0;
+  for (let by = from; by < from + count; by++) {
+    last = (await append(bus, `auth.proj.counter.c${by % 5}`, createEvent(CounterIncremented, { by }, { actor: { kind: 'system', id: 'test' } }))).seq;
+  }
+  return last;
 }
