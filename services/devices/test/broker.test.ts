@@ -238,6 +238,21 @@ test('a second connection of a device takes over the first: offline taken_over, 
   assert.notEqual(online.data.session, first.data.session);
 });
 
+test('take-overs in quick succession: the presence alternates online and offline, in the order they happened', async () => {
+  const d = await device();
+  // Each connection takes over the one before as soon as it is accepted, while that one's online may still be on its
+  // way to the stream: the offline of the one taken over must still come before the online of the next.
+  for (let i = 0; i < 4; i++) clients.push(await connectDevice(url, d));
+  const presence = await eventually('nine presence events', () => channelEvents(t.bus, d, 'presence'), (e) => e.length === 9);
+  const events = presence.map((e) => e.event);
+  assert.deepEqual(
+    events.map((e) => (isEventOf([DeviceCameOnline], e) ? 'online' : isEventOf([DeviceWentOffline], e) ? `offline ${e.data.reason}` : e.type)),
+    ['online', 'offline taken_over', 'online', 'offline taken_over', 'online', 'offline taken_over', 'online', 'offline taken_over', 'online'],
+  );
+  const sessions = events.map((e) => (isEventOf([DeviceCameOnline, DeviceWentOffline], e) ? e.data.session : undefined));
+  for (let i = 1; i < 9; i += 2) assert.equal(sessions[i], sessions[i - 1], 'each offline is of the session just before it');
+});
+
 test('a clean DISCONNECT is offline "disconnected"', async () => {
   const d = await device();
   await d.client.endAsync();

@@ -345,9 +345,26 @@ export class DeviceBroker {
     if (!session) return;
     session.replaces = undefined;
     if (client.closed) return;
-    this.#connected.set(session.topics.identity.deviceId, session);
+    const deviceId = session.topics.identity.deviceId;
+    const previous = this.#connected.get(deviceId);
+    this.#connected.set(deviceId, session);
     this.#metrics.connections.add(session.transport);
+    // The connection this one takes over goes offline now, not when its socket's close comes (that may come after
+    // this registration, or after the one after): its offline is then recorded before this one's online.
+    if (previous && previous !== session) {
+      previous.takenOverBy ??= session;
+      this.#wentOffline(previous, 'taken_over');
+    }
     session.presence = this.#presence.online(session.topics.identity, session.id);
+  }
+
+  /** Records a session's offline, once. */
+  #wentOffline(session: Session, reason: OfflineReason): void {
+    const presence = session.presence;
+    if (!presence) return;
+    session.presence = undefined;
+    this.#metrics.disconnects.add(reason);
+    this.#presence.offline(presence, reason);
   }
 
   #ended(client: Client): void {
@@ -357,15 +374,12 @@ export class DeviceBroker {
     const replaced = session.replaces;
     if (replaced?.takenOverBy === session) replaced.takenOverBy = undefined;
     session.replaces = undefined;
-    const presence = session.presence;
-    if (!presence) return;
-    session.presence = undefined;
+    if (!session.presence) return;
     const deviceId = session.topics.identity.deviceId;
     if (this.#connected.get(deviceId) === session) this.#connected.delete(deviceId);
     const reason: OfflineReason =
       session.closeReason ?? (session.takenOverBy ? 'taken_over' : Reflect.get(client, '_disconnected') === true ? 'disconnected' : 'connection_lost');
-    this.#metrics.disconnects.add(reason);
-    this.#presence.offline(presence, reason);
+    this.#wentOffline(session, reason);
   }
 
   /**

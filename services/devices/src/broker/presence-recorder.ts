@@ -13,7 +13,6 @@ export type OfflineReason = DataOf<typeof DeviceWentOffline>['reason'];
 interface SessionPresence {
   readonly device: DeviceIdentity;
   readonly session: string;
-  chain: Promise<void>;
 }
 
 /**
@@ -28,6 +27,12 @@ export class PresenceRecorder {
   readonly #metrics: BrokerMetrics;
   readonly #retryForMs: number;
   readonly #pending = new Set<Promise<void>>();
+  /**
+   * The last event on its way per device: a device's events are appended one after the other, across its sessions,
+   * so a taken-over session's offline is stored before the next one's online even while the older ones wait for the
+   * bus.
+   */
+  readonly #chains = new Map<string, Promise<void>>();
   #abandoned = false;
 
   constructor(bus: Bus, logger: Logger, metrics: BrokerMetrics, retryForMs = 90_000) {
@@ -38,7 +43,7 @@ export class PresenceRecorder {
   }
 
   online(device: DeviceIdentity, session: string): SessionPresence {
-    const presence: SessionPresence = { device, session, chain: Promise.resolve() };
+    const presence: SessionPresence = { device, session };
     const event = createEvent(DeviceCameOnline, { device_id: device.deviceId, source: 'mqtt', session }, { actor: { kind: 'device', id: device.deviceId }, tenant: device.tenant });
     this.#enqueue(presence, event);
     return presence;
@@ -64,10 +69,13 @@ export class PresenceRecorder {
 
   #enqueue(presence: SessionPresence, event: AnyEnvelope): void {
     const subject = telemetrySubject(presence.device.tenant, presence.device.deviceId, 'presence');
-    const recorded = presence.chain.then(() => this.#appendWithRetry(subject, event));
-    presence.chain = recorded;
+    const recorded = (this.#chains.get(subject) ?? Promise.resolve()).then(() => this.#appendWithRetry(subject, event));
+    this.#chains.set(subject, recorded);
     this.#pending.add(recorded);
-    void recorded.finally(() => this.#pending.delete(recorded));
+    void recorded.finally(() => {
+      this.#pending.delete(recorded);
+      if (this.#chains.get(subject) === recorded) this.#chains.delete(subject);
+    });
   }
 
   async #appendWithRetry(subject: string, event: AnyEnvelope): Promise<void> {
