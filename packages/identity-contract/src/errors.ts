@@ -28,6 +28,8 @@ export const SessionRequiredError = defineError('VGL_SESSION_REQUIRED', 'this ne
 export const UserNotFoundError = defineError('VGL_USER_NOT_FOUND', 'no such user', 404);
 export const UserStateError = defineError('VGL_USER_STATE', '%s', 409);
 /** The tenant's plan does not include what the request needs (its flags may turn it on: `PATCH /tenants/{id}`). */
+/** An edge met a credential of a tenant its view has not reached yet and could not catch up in time: retry. */
+export const TenantViewBehindError = defineError('VGL_TENANT_VIEW_BEHIND', 'this edge has not caught up with tenant %s yet; retry', 503);
 export const FeatureNotInPlanError = defineError('VGL_FEATURE_NOT_IN_PLAN', 'the tenant’s plan does not include %s', 403);
 export const RoleNotFoundError = defineError('VGL_ROLE_NOT_FOUND', 'no role %s in this tenant', 404);
 /** A built-in role's name, or a custom role's that was deleted (names are never reused: see CustomRoleDeleted). */

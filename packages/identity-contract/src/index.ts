@@ -21,6 +21,7 @@ export {
   TenantNotFoundError,
   TenantStateError,
   TenantUnavailableError,
+  TenantViewBehindError,
   TokenInvalidError,
   UserNotFoundError,
   UserStateError,
@@ -164,4 +165,4 @@ export {
 } from './permissions.ts';
 export { catalogOf, customRoleEvents, evolveCustomRoles, initialCustomRoles, type CustomRole, type CustomRoleEvent, type CustomRolesState } from './custom-roles.ts';
 export { featureNames, features, featuresOf, hasFeature, isFeature, isPlan, planNames, plans, type Feature, type Plan, type TenantPlan } from './features.ts';
-export { apiKeyEventsFilter, apiKeySubject, customRoleEventsFilter, customRolesSubject, identitySubjects, platformTenant, sessionEventsFilter, sessionSubject, tenantEventsFilter } from './subjects.ts';
+export { apiKeyEventsFilter, apiKeySubject, customRoleEventsFilter, customRolesSubject, identitySubjects, platformTenant, sessionEventsFilter, sessionSubject, tenantEventsFilter, tenantSubject } from './subjects.ts';

@@ -44,6 +44,10 @@ export const platformTenant = 'platform';
 /** Every tenant's own aggregate (`auth.<tenant>.tenant.<tenant>`): what edges follow to learn suspensions. */
 export const tenantEventsFilter = 'auth.*.tenant.*';
 
+export function tenantSubject(tenant: string): string {
+  return `auth.${tenant}.tenant.${tenant}`;
+}
+
 /** Every tenant's custom roles (`auth.<tenant>.roles.<tenant>`): what edges follow to know what each role grants. */
 export const customRoleEventsFilter = 'auth.*.roles.*';
 

@@ -1,11 +1,13 @@
 // One log line per request, on completion, with the route pattern and the principal; never a token, a URL or a
-// query string. The test plays the identity worker's JWKS answer, so the edge verifies real EdDSA tokens.
+// query string. The test plays the identity worker's JWKS answer and its tenant, so the edge verifies real EdDSA
+// tokens of a tenant that exists.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { serve, type Served } from '@vigil/bus';
-import { identitySubjects, type Role } from '@vigil/identity-contract';
+import { append, createEvent, serve, type Served } from '@vigil/bus';
+import { identitySubjects, tenantSubject, type Role } from '@vigil/identity-contract';
+import { TenantCreated } from '@vigil/schemas';
 import { startTestBus } from '@vigil/testkit';
 import { exportJWK, SignJWT } from 'jose';
 import Type from 'typebox';
@@ -56,6 +58,7 @@ before(async () => {
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
   jwks = serve(identityBus, { subject: identitySubjects.jwks, parse: () => undefined, handle: async () => ({ keys: [jwk] }) });
   await identityBus.nc.flush();
+  await append(identityBus, tenantSubject('acme'), createEvent(TenantCreated, { tenant_id: 'acme', name: 'Acme', max_users: 5 }, { actor: { kind: 'service', id: 'identity' }, tenant: 'acme' }));
   edge = await startTestEdge({ testBus, extend: async (app) => app.register(whoamiRoutes, { prefix: '/test' }) });
   baseUrl = await listen(edge.app);
   token = await accessToken({ userId, tenant: 'acme', roles: ['viewer'] });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { append, createEvent, type Bus } from '@vigil/bus';
 import { SeatTaken, TenantCreated, TenantReactivated, TenantSuspended } from '@vigil/schemas';
+import { features, TenantViewBehindError } from '@vigil/identity-contract';
 import { startTestBus, testLogger, type TestBus } from '@vigil/testkit';
 import { TenantStatus } from '../src/identity/tenant-status.ts';
 
@@ -45,6 +46,25 @@ test('a suspension stored before the edge starts is known when its start resolve
 
     status.markSuspended('acme');
     assert.equal(status.refuses('acme'), true, 'the edge that handled a suspension knows it at once');
+  } finally {
+    await status.stop();
+  }
+});
+
+test('a credential of a tenant the view has not reached is judged only once it has: never as a tenant with every feature', async () => {
+  const essentials = (tenant: string) => createEvent(TenantCreated, { tenant_id: tenant, name: tenant, max_users: 5, plan: 'essentials', features: [] }, { actor, tenant });
+  await tenantEvent('lite', essentials('lite'));
+  const status = new TenantStatus({ bus: edgeBus, logger });
+  // Not started, it follows nothing: it cannot reach the tenant, and says so (503) rather than guess.
+  await assert.rejects(status.learn('lite', 100), TenantViewBehindError);
+  await status.start(30_000);
+  try {
+    await tenantEvent('fresh', essentials('fresh'));
+    assert.equal(await status.learn('fresh', 30_000), true);
+    assert.equal(status.knows('fresh'), true);
+    assert.equal(status.hasFeature('fresh', features.apiKeys), false, 'its plan, not every feature');
+    assert.equal(await status.learn('nobody', 30_000), false, 'a tenant with no events does not exist');
+    assert.equal(status.knows('platform'), true, 'the platform tenant has no plan to wait for');
   } finally {
     await status.stop();
   }

@@ -83,6 +83,8 @@ try {
       m.respond(m.data);
     },
   });
+  // The subscription must reach the server before the first request, or that request finds no responder.
+  await workerBus.nc.flush();
   const payload = new TextEncoder().encode(JSON.stringify({ data: { refresh_token: refreshTokens[0] } }));
   const roundTrip = await pipelined(refreshes, window, () => t.bus.nc.request(t.bus.names.subject('bench.echo'), payload, { timeout: 5000 }));
   echo.unsubscribe();

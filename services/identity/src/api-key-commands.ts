@@ -9,17 +9,19 @@ import {
   ForbiddenError,
   isPermission,
   permissions,
+  permissionsOf,
   type ApiKeyList,
   type ApiKeyView,
   type CreateApiKeyRequest,
   type CreatedApiKey,
   type Done,
+  tenantSubject,
 } from '@vigil/identity-contract';
 import { ApiKeyCreatedAudit, ApiKeyRevokedAudit, type Actor } from '@vigil/schemas';
 import { newApiKey } from './api-key-token.ts';
 import { apiKeyDecider, type ApiKeyRevocationReason, type ApiKeyState } from './api-key.ts';
 import { busyAttempts, decideAndAppend, type IdentityContext, type TenantCaller } from './identity-context.ts';
-import { tenantSubject, userSubject } from './subjects.ts';
+import { userSubject } from './subjects.ts';
 import { tenantDecider } from './tenant.ts';
 import { userDecider } from './user.ts';
 
@@ -53,13 +55,22 @@ export class ApiKeyCommands {
     const meta: EventMeta = { actor, tenant };
     const keyId = uuidv7();
     const { key, sha256 } = newApiKey(keyId);
-    await handleCommand(ctx.bus, {
+    const issued = await handleCommand(ctx.bus, {
       subject: userSubject(tenant, userId),
       decider: userDecider,
       command: { kind: 'issue_api_key', keyId, permissions: data.permissions, expiresAt, catalog: acting.catalog },
       meta,
       cache: ctx.users,
     });
+    // The roles were read before the issue landed. A custom role cut down in between has a sweep that may have read
+    // this user before the issue: the roles are read again now and the key is forbidden if it carries what they no
+    // longer give. A cut-down landing after this read has its sweep read the user after the issue, which revokes it.
+    const held: ReadonlySet<string> = permissionsOf(issued.state.roles, await ctx.catalog(tenant));
+    const lost = data.permissions.find((p) => !held.has(p));
+    if (lost !== undefined) {
+      await this.revokeFor(tenant, userId, keyId, 'permissions_reduced', 'forbid', actor);
+      throw new ForbiddenError(lost);
+    }
     await handleCommand(ctx.bus, {
       subject: tenantSubject(tenant),
       decider: tenantDecider,

@@ -14,12 +14,13 @@ import {
   type RoleList,
   catalogOf,
   type CustomRolesState,
+  tenantSubject,
 } from '@vigil/identity-contract';
 import { CustomRoleChangedAudit } from '@vigil/schemas';
 import type { ApiKeyCommands } from './api-key-commands.ts';
 import { customRolesDecider, type CustomRoleCommand } from './custom-roles.ts';
 import { decideAndAppend, type IdentityContext, type TenantCaller } from './identity-context.ts';
-import { tenantSubject, userSubject } from './subjects.ts';
+import { userSubject } from './subjects.ts';
 import { apiKeysBeyondRoles } from './user.ts';
 
 /**

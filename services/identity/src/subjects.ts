@@ -3,10 +3,6 @@ import { sha256Hex } from '@vigil/crypto';
 // Aggregate subjects on AUTH_EVENT: `auth.<tenant>.<aggregate>.<id>`. Personal data (a username, an e-mail address)
 // stands in a subject only as SHA-256 of its normalized form, salted with the tenant.
 
-export function tenantSubject(tenant: string): string {
-  return `auth.${tenant}.tenant.${tenant}`;
-}
-
 export function userSubject(tenant: string, userId: string): string {
   return `auth.${tenant}.user.${userId}`;
 }

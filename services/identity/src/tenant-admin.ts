@@ -11,10 +11,11 @@ import {
   type CreateTenantRequest,
   type TenantCreatedResult,
   type TenantView,
+  tenantSubject,
 } from '@vigil/identity-contract';
 import { TenantPlanChangedAudit, TenantQuotaChangedAudit, TenantStatusChangedAudit } from '@vigil/schemas';
 import { decideAndAppend, serviceActor, type IdentityContext, type TenantCaller } from './identity-context.ts';
-import { claimSubject, tenantSubject } from './subjects.ts';
+import { claimSubject } from './subjects.ts';
 import { tenantDecider, type TenantCommand, type TenantState } from './tenant.ts';
 import type { UserAdministration } from './user-admin.ts';
 

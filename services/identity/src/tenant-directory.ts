@@ -1,7 +1,6 @@
 import { foldEvents, followEvents, isEventOf, loadAggregate, type Bus, type Following } from '@vigil/bus';
-import { tenantEventsFilter } from '@vigil/identity-contract';
+import { tenantEventsFilter, tenantSubject } from '@vigil/identity-contract';
 import type { AnyEnvelope } from '@vigil/schemas';
-import { tenantSubject } from './subjects.ts';
 import { evolveTenant, initialTenant, tenantDecider, tenantEvents, type TenantEvent, type TenantState } from './tenant.ts';
 
 /**

@@ -9,6 +9,7 @@ import {
   type UserCreatedResult,
   type UserPage,
   type UserRoles,
+  tenantSubject,
 } from '@vigil/identity-contract';
 import { AccountUnlockedAudit, RoleChangedAudit, UserDeletedAudit, UserDisabledAudit, UserRestoredAudit, type Actor } from '@vigil/schemas';
 import type { ApiKeyCommands } from './api-key-commands.ts';
@@ -16,7 +17,7 @@ import { claimDecider } from './claim.ts';
 import { busyAttempts, decideAndAppend, serviceActor, type Acting, type IdentityContext, type TenantCaller } from './identity-context.ts';
 import type { SessionCommands } from './session-commands.ts';
 import type { RevocationReason } from './session.ts';
-import { claimSubject, nameHash, tenantSubject, userSubject } from './subjects.ts';
+import { claimSubject, nameHash, userSubject } from './subjects.ts';
 import { tenantDecider } from './tenant.ts';
 import { statusOf } from './user-directory.ts';
 import { requireGrantable } from './custom-roles.ts';

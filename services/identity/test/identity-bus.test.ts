@@ -1,8 +1,18 @@
 // The identity worker through the real bus (no edge): races settled by expected-sequence appends.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { loadAggregate, request } from '@vigil/bus';
-import { identitySubjects, NameTakenError, parseJwks, QuotaExceededError, TenantExistsError } from '@vigil/identity-contract';
+import { ConcurrencyError, loadAggregate, request } from '@vigil/bus';
+import {
+  ForbiddenError,
+  identitySubjects,
+  NameTakenError,
+  parseApiKeyList,
+  parseCreatedApiKey,
+  parseJwks,
+  parseRoleDefinitionResult,
+  QuotaExceededError,
+  TenantExistsError,
+} from '@vigil/identity-contract';
 import { startIdentity, type IdentityUnderTest } from './harness.ts';
 
 let t: IdentityUnderTest;
@@ -42,4 +52,39 @@ test('the public keys are served on the bus, and e-mail addresses stand only has
   const names = Object.keys(subjects.state.subjects ?? {});
   assert.ok(names.some((s) => /\.email\.[0-9a-f]{64}$/.test(s)));
   assert.ok(!names.some((s) => s.includes('@') || s.includes('example')));
+});
+
+test('an API key made while its maker’s custom role is cut down never keeps what the role no longer grants', async () => {
+  const bus = t.testBus.bus;
+  const made = await t.worker.createTenant({ tenant_id: 'cut', name: 'Cut', plan: 'enterprise', max_api_keys: 1000, owner: { username: 'owner', email: 'o@cut.example', password } });
+  const owner = { tenant: 'cut', actor: { kind: 'user', id: made.owner_user_id } } as const;
+  const full = ['users:read', 'api_keys:create', 'profile:self'];
+  const defineTech = (permissions: string[]) => request(bus, identitySubjects.defineRole, { role: 'tech', permissions, description: 'Technicians' }, { timeoutMs: 10_000, caller: owner, parse: parseRoleDefinitionResult });
+  await defineTech(full);
+  const { user_id: techId } = await t.worker.createUser('cut', { username: 'tech', email: 't@cut.example', roles: ['tech'] });
+  const tech = { tenant: 'cut', actor: { kind: 'user', id: techId } } as const;
+  const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+  // Keys are asked for a little apart, while the role loses users:read: some are checked against the role as it was
+  // and land after the cut-down's sweep has read the user. Whichever way each one goes, none may keep users:read.
+  for (let round = 0; round < 6; round++) {
+    const creations = Promise.allSettled(
+      Array.from({ length: 16 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i / 2));
+        return request(bus, identitySubjects.createApiKey, { name: `k${round}-${i}`, permissions: ['users:read'], expires_at: expiresAt, rate_limit_per_minute: 10 }, { timeoutMs: 10_000, caller: tech, parse: parseCreatedApiKey });
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 3));
+    const cut = await defineTech(['api_keys:create', 'profile:self']);
+    assert.equal(cut.change, 'changed');
+    const outcomes = await creations;
+    // Refused: the role no longer gave users:read, or (16 keys of one user at once) the user's subject stayed busy.
+    for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof ForbiddenError || o.reason instanceof ConcurrencyError, `round ${round}: ${String(o.reason)}`);
+    const { api_keys: alive } = await request(bus, identitySubjects.apiKeys, { all: false }, { timeoutMs: 10_000, caller: tech, parse: parseApiKeyList });
+    assert.deepEqual(
+      alive.filter((k) => k.permissions.includes('users:read')).map((k) => k.name),
+      [],
+      `round ${round}: keys that kept users:read after the role lost it`,
+    );
+    await defineTech(full);
+  }
 });

@@ -70,6 +70,8 @@ const authentication: FastifyPluginCallback<AuthenticationOptions> = (app, optio
     } else if (credential?.kind === 'api_key') {
       principal = options.apiKeys.authenticate(credential.value, now);
     }
+    // A credential is judged only on a view that holds its tenant (its plan, a suspension); one of no tenant is none.
+    if (principal && !options.tenants.knows(principal.tenant) && !(await options.tenants.learn(principal.tenant))) principal = undefined;
     if (principal && options.tenants.refuses(principal.tenant, principal.kind === 'session' ? principal.issuedAt : undefined)) principal = undefined;
     if (!principal) {
       reply.header('www-authenticate', 'Bearer realm="vigil"');

@@ -1,5 +1,5 @@
 import type { Bus, FollowedEvent } from '@vigil/bus';
-import { hasFeature, tenantEventsFilter, type Feature } from '@vigil/identity-contract';
+import { hasFeature, platformTenant, tenantEventsFilter, TenantViewBehindError, tenantSubject, type Feature } from '@vigil/identity-contract';
 import type { Logger } from '@vigil/log';
 import { TenantCreated, TenantPlanChanged, TenantReactivated, TenantSuspended } from '@vigil/schemas';
 import { EdgeFeed } from './edge-feed.ts';
@@ -31,8 +31,12 @@ interface KnownTenant {
 export class TenantStatus {
   readonly #tenants = new Map<string, KnownTenant>();
   readonly #feed: EdgeFeed;
+  readonly #bus: Bus;
+  /** Catch-ups under way, one per tenant, however many of its requests wait on it. */
+  readonly #learning = new Map<string, Promise<boolean>>();
 
   constructor(options: TenantStatusOptions) {
+    this.#bus = options.bus;
     this.#feed = new EdgeFeed({ ...options, filter: tenantEventsFilter, what: 'tenant suspensions', onEvent: (e) => this.#apply(e) });
   }
 
@@ -55,8 +59,39 @@ export class TenantStatus {
     const known = this.#tenants.get(tenant);
     if (TenantSuspended.is(event)) this.#tenants.set(tenant, { ...known, suspended: true, suspendedAt: Date.parse(event.at) });
     else if (TenantReactivated.is(event)) this.#tenants.set(tenant, { ...known, suspended: false });
-    else if (TenantCreated.is(event) && event.data.features) this.#tenants.set(tenant, { suspended: false, ...known, features: event.data.features });
+    // A tenant made before plans has no features in its creation: it has every one (features left undefined).
+    else if (TenantCreated.is(event)) this.#tenants.set(tenant, { suspended: false, ...known, ...(event.data.features ? { features: event.data.features } : {}) });
     else if (TenantPlanChanged.is(event)) this.#tenants.set(tenant, { suspended: false, ...known, features: event.data.features });
+  }
+
+  /** Whether this edge's view holds the tenant: any tenant whose creation the feed has reached, and the platform. */
+  knows(tenant: string): boolean {
+    return tenant === platformTenant || this.#tenants.has(tenant);
+  }
+
+  /**
+   * Brings the view up to a tenant it does not hold yet, before a credential of it is judged: a tenant created a moment
+   * ago through another edge, or any tenant while this edge is still reading the stream at start. Otherwise such a
+   * tenant would pass for one with every feature and no suspension until the feed got there. The tenant's last event
+   * is read once and the feed awaited up to it. False: the tenant has no events, it does not exist. A feed that cannot
+   * get there in time is TenantViewBehindError (503), never a guess.
+   */
+  learn(tenant: string, timeoutMs = 2000): Promise<boolean> {
+    let learning = this.#learning.get(tenant);
+    if (!learning) {
+      learning = this.#catchUp(tenant, timeoutMs).finally(() => this.#learning.delete(tenant));
+      this.#learning.set(tenant, learning);
+    }
+    return learning;
+  }
+
+  async #catchUp(tenant: string, timeoutMs: number): Promise<boolean> {
+    const bus = this.#bus;
+    const last = await bus.jsm.streams.getMessage(bus.names.stream('AUTH_EVENT'), { last_by_subj: bus.names.subject(tenantSubject(tenant)) });
+    if (!last) return false;
+    await this.#feed.reach(last.seq, timeoutMs).catch(() => undefined);
+    if (!this.#tenants.has(tenant)) throw new TenantViewBehindError(tenant);
+    return true;
   }
 
   /**
@@ -70,7 +105,7 @@ export class TenantStatus {
     return issuedAtSeconds !== undefined && known.suspendedAt !== undefined && issuedAtSeconds * 1000 < known.suspendedAt;
   }
 
-  /** Whether the tenant's plan gives a feature (a route of one it lacks answers 403); a tenant not seen yet has every one. */
+  /** Whether the tenant's plan gives a feature (a route of one it lacks answers 403); asked only of a tenant it knows. */
   hasFeature(tenant: string, feature: Feature): boolean {
     return hasFeature(tenant, this.#tenants.get(tenant)?.features, feature);
   }
