@@ -219,6 +219,30 @@ describe('handleCommand', () => {
       [{ by: 2 }],
     );
   });
+
+  test('loadAggregate reads short and long aggregates alike (direct gets, then a consumer), from any sequence', async () => {
+    const subject = 'auth.acme.counter.long';
+    const seqs: number[] = [];
+    for (let by = 1; by <= 20; by++) {
+      seqs.push((await append(t.bus, subject, increment(by))).seq);
+      // Another aggregate's events in between: the reads must skip them.
+      await append(t.bus, 'auth.acme.counter.neighbour', increment(by));
+    }
+    const last = seqs[seqs.length - 1];
+    for (const [i, afterSeq] of [0, ...seqs].entries()) {
+      const loaded = await loadAggregate(t.bus, subject, { afterSeq });
+      assert.deepEqual(
+        loaded.events.map((e) => e.seq),
+        seqs.slice(i),
+        `after ${afterSeq}`,
+      );
+      assert.deepEqual(
+        loaded.events.map((e) => e.event.data),
+        seqs.slice(i).map((_, k) => ({ by: i + k + 1 })),
+      );
+      assert.equal(loaded.lastSequence, last);
+    }
+  });
 });
 
 const TeapotError = defineError('VGL_TEST_TEAPOT', 'I am a teapot: %s', 418);
