@@ -24,6 +24,7 @@ import {
   streamDeclarations,
   type Decider,
   type Delivery,
+  WorkerTimeoutError,
 } from '../src/index.ts';
 import { CounterIncremented, CounterReset, testRegistry } from './test-events.ts';
 import type { EventOf } from '@vigil/schemas';
@@ -288,6 +289,16 @@ describe('request/reply', () => {
 
   test('no worker on a subject is NoWorkerError', async () => {
     await assert.rejects(request(t.bus, 'cmd.nobody.home', {}, { timeoutMs: 1000 }), NoWorkerError);
+  });
+
+  test('a worker that does not answer in time is WorkerTimeoutError, naming the subject', async () => {
+    const silent = t.bus.nc.subscribe(t.bus.names.subject('cmd.test.silent'), { callback: () => undefined });
+    await t.bus.nc.flush();
+    try {
+      await assert.rejects(request(t.bus, 'cmd.test.silent', {}, { timeoutMs: 200 }), (err: unknown) => err instanceof WorkerTimeoutError && /cmd\.test\.silent/.test(err.message));
+    } finally {
+      silent.unsubscribe();
+    }
   });
 });
 

@@ -1,23 +1,7 @@
-import { randomFillSync } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.ts';
 
 let lastMs = 0;
 let counter = 0;
-
-// Random bits are drawn from the CSPRNG a page at a time: one call per 16-byte id cost about 4 µs (a system call
-// each), the biggest single cost of making an event on a busy broker. Node's own randomUUID pools the same way.
-const pool = Buffer.alloc(4096);
-let poolOffset = pool.length;
-
-/** `length` fresh random bytes (≤ 4096), copied out of the pool, never handed out twice. */
-function randomBits(length: number): Buffer {
-  if (poolOffset + length > pool.length) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  const bytes = Buffer.from(pool.subarray(poolOffset, poolOffset + length));
-  poolOffset += length;
-  return bytes;
-}
 
 /**
  * A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits. Within one millisecond a 12-bit counter in
@@ -26,7 +10,7 @@ function randomBits(length: number): Buffer {
 export function uuidv7(now = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
-    counter = randomBits(2).readUInt16BE(0) & 0x3ff;
+    counter = pooledRandomBytes(2).readUInt16BE(0) & 0x3ff;
   } else {
     counter += 1;
     if (counter > 0xfff) {
@@ -34,7 +18,7 @@ export function uuidv7(now = Date.now()): string {
       counter = 0;
     }
   }
-  const bytes = randomBits(16);
+  const bytes = pooledRandomBytes(16);
   const ms = lastMs;
   bytes.writeUIntBE(ms, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);

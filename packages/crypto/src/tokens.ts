@@ -1,9 +1,10 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.ts';
 
 /** 256 random bits as base64url (43 characters): refresh tokens, API key secrets. */
 export function randomToken(bytes = 32): string {
   if (bytes < 32) throw new Error('a token needs at least 256 random bits');
-  return randomBytes(bytes).toString('base64url');
+  return pooledRandomBytes(bytes).toString('base64url');
 }
 
 /** Lowercase hex SHA-256 of a UTF-8 string: how tokens are stored, and how personal data becomes a subject token. */
