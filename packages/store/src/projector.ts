@@ -311,12 +311,18 @@ export async function startProjector(bus: Bus, database: Database, projection: P
     options.onCommit?.(last.m.seq, batch.length);
   };
 
-  /** After commit: ack what was applied, terminate and report what never can be. */
+  /**
+   * After commit: terminate and report what never can be applied, and ack the rest with one ack, of the batch's last
+   * applied message. The consumer acks all up to a sequence (AckAll): one ack per message cost the server and this
+   * process more than anything else they did per event.
+   */
   const settle = (batch: readonly Entry[]) => {
+    let lastApplied: JsMsg | undefined;
     for (const e of batch) {
       if ('rejected' in e) void rejectMessage(bus, durable, e.m, e.rejected.reason, e.rejected.problems);
-      else e.m.ack();
+      else lastApplied = e.m;
     }
+    lastApplied?.ack();
   };
 
   const running = run();
@@ -345,7 +351,8 @@ async function positionConsumer(bus: Bus, stream: string, durable: string, check
   }
   await bus.jsm.consumers.add(stream, {
     durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
+    // Batches are applied in stream order and acked after commit: an ack covers every message before it.
+    ack_policy: AckPolicy.All,
     ack_wait: nanos(60_000),
     max_ack_pending: 20_000,
     ...(checkpoint > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: checkpoint + 1 } : { deliver_policy: DeliverPolicy.All }),

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { append, createEvent, loadAggregate } from '@vigil/bus';
-import { availableDatabaseKinds, createTestDatabase, startTestBus, testLogger, type TestBus, type TestDatabase } from '@vigil/testkit';
+import { availableDatabaseKinds, createTestDatabase, eventually, startTestBus, testLogger, type TestBus, type TestDatabase } from '@vigil/testkit';
 import { sql } from 'drizzle-orm';
 import { defaultReadModelSchema, migrationStatus, openDatabase, projectorNames, readCheckpoint, resetProjection, startProjector, type Database, type Projection, type RunningProjector } from '../src/index.ts';
 import { CounterIncremented, testRegistry } from '../../bus/test/test-events.ts';
@@ -54,6 +54,11 @@ for (const kind of await availableDatabaseKinds()) {
     test('applies events in order, in batches, with its checkpoint', async () => {
       const last = await appendMany(50);
       const commits: number[] = [];
+      // The acks the projector sends, as the server receives them: one per batch, not one per event.
+      const durable = t.bus.names.consumer(projectorNames(db.database.schema, counterProjection.name).consumer);
+      let acks = 0;
+      const ackTap = t.bus.nc.subscribe(`$JS.ACK.${t.bus.names.stream('AUTH_EVENT')}.${durable}.>`, { callback: () => acks++ });
+      await t.bus.nc.flush();
       projector = await startProjector(t.bus, db.database, counterProjection, { instance: 'a', batchSize: 16, leaseTtlMs: 1000, onCommit: (_seq, n) => commits.push(n) });
       await waitForCheckpoint(db.database, last);
       const rows = await projectedRows(db.database);
@@ -66,6 +71,11 @@ for (const kind of await availableDatabaseKinds()) {
       assert.ok(commits.length < 50, 'events are batched');
       const lag = await projector.lag();
       assert.equal(lag.checkpoint, last);
+      // One ack per batch (the consumer acks all up to it) leaves nothing delivered and unacked.
+      const current = projector;
+      await eventually('every delivered message acked', () => current.lag(), (l) => l.pending === 0);
+      ackTap.unsubscribe();
+      assert.equal(acks, commits.length, `one ack per batch (${commits.join(', ')})`);
     });
 
     test('a message that fails validation is terminated and reported, and the projector goes on', async () => {
@@ -81,6 +91,8 @@ for (const kind of await availableDatabaseKinds()) {
         if (Date.now() > deadline) assert.fail('no AUDIT report of the terminated message');
         await new Promise((r) => setTimeout(r, 20));
       }
+      const current = projector;
+      if (current) await eventually('the terminated message and those after it settled', () => current.lag(), (l) => l.pending === 0);
     });
 
     test('rebuilt from sequence 0, it produces the same rows', async () => {
