@@ -1,6 +1,7 @@
 // Sign-ins per second (TOTP off) through the bus and the identity worker, against the argon2id verifications per
-// second of this machine in the same run (the ceiling: a sign-in is one verification plus a few appends); refreshes
-// per second against a bare NATS request/reply round trip.
+// second of this machine in the same run (the ceiling: a sign-in is one verification plus a few appends), and against
+// the floor of the shape (a bus request answered after a bare verification); refreshes per second against a bare NATS
+// request/reply round trip.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,19 @@ try {
     cpu_ms_per_verification: perOperation(beforeHashes, beforeLogins, logins),
     cpu_ms_per_login: perOperation(beforeLogins, afterLogins, logins),
   });
+
+  // The floor of this shape: a bus request whose worker verifies the password and answers, storing nothing. What a
+  // sign-in costs beyond it is what it stores (three appends in order), the JWT and the directory that follows it.
+  const verifying = workerBus.nc.subscribe(workerBus.names.subject('bench.verify'), {
+    callback: (_e, m) => {
+      void verifyPassword(phc, password).then(() => m.respond(m.data));
+    },
+  });
+  await workerBus.nc.flush();
+  const signIn = new TextEncoder().encode(JSON.stringify({ data: { tenant: 'bench', username: 'user0', password } }));
+  const floorRate = await pipelined(logins, window, () => t.bus.nc.request(t.bus.names.subject('bench.verify'), signIn, { timeout: 30_000 }));
+  verifying.unsubscribe();
+  emit({ bench: 'identity.login_floor', unit: 'requests/s', value: +floorRate.toFixed(1), baseline: 'argon2id.verify (m=19456,t=2,p=1)', baseline_value: +hashRate.toFixed(1), ratio: +(floorRate / hashRate).toFixed(3), requests: logins, concurrency: window });
 
   const echo = workerBus.nc.subscribe(workerBus.names.subject('bench.echo'), {
     callback: (_e, m) => {
