@@ -1,4 +1,4 @@
-import { AggregateCache, handleCommand, StreamAppender, type Bus, type Caller, type Decider, type EventDraft, type EventMeta } from '@vigil/bus';
+import { AggregateCache, append, handleCommand, type Bus, type Caller, type Decider, type EventDraft, type EventMeta } from '@vigil/bus';
 import type { KekRing } from '@vigil/crypto';
 import {
   apiKeySubject,
@@ -116,8 +116,6 @@ export class IdentityContext {
   readonly customRoles: AggregateCache<CustomRoleCommand, CustomRolesState, CustomRoleEvent>;
   readonly tenants: TenantDirectory;
   readonly people: UserDirectory;
-  /** Security events go to AUDIT through one appender: a sign-in's record costs a publish, not a JetStream request. */
-  readonly #auditTrail: StreamAppender;
 
   constructor(options: IdentityWorkerOptions) {
     this.bus = options.bus;
@@ -135,18 +133,12 @@ export class IdentityContext {
     this.customRoles = new AggregateCache(options.bus, customRolesDecider);
     this.tenants = new TenantDirectory(options.bus);
     this.people = new UserDirectory(options.bus);
-    this.#auditTrail = new StreamAppender(options.bus);
-  }
-
-  /** Stops recording security events (after the last command was answered). */
-  async close(): Promise<void> {
-    await this.#auditTrail.close();
   }
 
   /** A security event onto AUDIT; a failure to record it is logged, and never turns an answer into a 500. */
   async record(event: AnyEnvelope & { tenant?: string; data: { category: string } }): Promise<void> {
     try {
-      await this.#auditTrail.append(`audit.${event.tenant ?? '_platform'}.${event.data.category}`, event);
+      await append(this.bus, `audit.${event.tenant ?? '_platform'}.${event.data.category}`, event);
     } catch (err) {
       this.logger.error({ err, type: event.type }, 'could not record a security event on AUDIT');
     }

@@ -157,7 +157,6 @@ export class IdentityWorker {
 
   async stop(): Promise<void> {
     for (const s of this.#served) await s.stop();
-    await this.#ctx.close();
     await this.#invitations.stop();
     await this.#ctx.people.stop();
     await this.#ctx.tenants.stop();

@@ -139,6 +139,10 @@ export class SignIn {
     // read first (anything there already makes it conflict, and then it is read).
     const subject = sessionSubject(tenant, session.id);
     ctx.sessions.remember(subject, initialSession, 0);
+    // The attempt appended on the user's subject decided the sign-in: it goes on AUDIT while the session starts, both
+    // in one write, not a round trip later. A session forbidden in between (its user disabled meanwhile) is recorded
+    // as ended by the disable, after this.
+    const audited = ctx.record(createEvent(LoginSucceededAudit, { category: 'authentication', severity: 'info', user_id: userId, session_id: session.id, mfa }, { actor, tenant }));
     const started = await handleCommand(ctx.bus, {
       subject,
       cache: ctx.sessions,
@@ -151,7 +155,7 @@ export class SignIn {
     for (const oldest of sessionsOverLimit(user, Date.now(), ctx.policy.maxSessionsPerUser)) {
       await this.#sessions.end(tenant, userId, oldest, 'session_limit', actor);
     }
-    await ctx.record(createEvent(LoginSucceededAudit, { category: 'authentication', severity: 'info', user_id: userId, session_id: session.id, mfa }, { actor, tenant }));
+    await audited;
     ctx.audit.info({ tenant, user_id: userId, session_id: session.id, mfa }, 'signed in');
     return ctx.tokenPair(tenant, userId, session.id, user.roles, refresh.token);
   }
