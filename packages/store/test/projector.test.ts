@@ -57,7 +57,11 @@ for (const kind of await availableDatabaseKinds()) {
       // The acks the projector sends, as the server receives them: one per batch, not one per event.
       const durable = t.bus.names.consumer(projectorNames(db.database.schema, counterProjection.name).consumer);
       let acks = 0;
-      const ackTap = t.bus.nc.subscribe(`$JS.ACK.${t.bus.names.stream('AUTH_EVENT')}.${durable}.>`, { callback: () => acks++ });
+      const ackTap = t.bus.nc.subscribe(`$JS.ACK.${t.bus.names.stream('AUTH_EVENT')}.${durable}.>`, {
+        callback: () => {
+          acks++;
+        },
+      });
       await t.bus.nc.flush();
       projector = await startProjector(t.bus, db.database, counterProjection, { instance: 'a', batchSize: 16, leaseTtlMs: 1000, onCommit: (_seq, n) => commits.push(n) });
       await waitForCheckpoint(db.database, last);
