@@ -57,6 +57,10 @@ test('a credential of a tenant the view has not reached is judged only once it h
   const status = new TenantStatus({ bus: edgeBus, logger });
   // Not started, it follows nothing: it cannot reach the tenant, and says so (503) rather than guess.
   await assert.rejects(status.learn('lite', 100), TenantViewBehindError);
+  // Nor without the bus.
+  const goneBus = await testBus.connect('edge-gone');
+  await goneBus.nc.close();
+  await assert.rejects(new TenantStatus({ bus: goneBus, logger }).learn('lite', 100), TenantViewBehindError);
   await status.start(30_000);
   try {
     await tenantEvent('fresh', essentials('fresh'));

@@ -87,7 +87,10 @@ export class TenantStatus {
 
   async #catchUp(tenant: string, timeoutMs: number): Promise<boolean> {
     const bus = this.#bus;
-    const last = await bus.jsm.streams.getMessage(bus.names.stream('AUTH_EVENT'), { last_by_subj: bus.names.subject(tenantSubject(tenant)) });
+    // Without the bus this edge cannot know the tenant either: the same 503.
+    const last = await bus.jsm.streams.getMessage(bus.names.stream('AUTH_EVENT'), { last_by_subj: bus.names.subject(tenantSubject(tenant)) }).catch((err: unknown) => {
+      throw new TenantViewBehindError(tenant, { cause: err });
+    });
     if (!last) return false;
     await this.#feed.reach(last.seq, timeoutMs).catch(() => undefined);
     if (!this.#tenants.has(tenant)) throw new TenantViewBehindError(tenant);
