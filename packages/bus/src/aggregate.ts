@@ -49,8 +49,10 @@ export async function loadAggregate(bus: Bus, subject: string, options: { afterS
   let next = afterSeq + 1;
   for (let gets = 0; gets < directGetLimit; gets++) {
     // A direct get may be answered by a replica that lags: what it returns is right (it holds everything before), but
-    // nothing returned may mean it lacks the event yet, so the consumer, on the leader, reads from there.
-    const m = await bus.jsm.direct.getMessage(stream, { seq: next, next_by_subj: full });
+    // nothing returned may mean it lacks the event yet, so the consumer, on the leader, reads from there. So does a
+    // get that fails: on a stream without direct gets it waits out the request timeout first (Vigil declares
+    // allow_direct on every stream, and a worker's start restores it).
+    const m = await bus.jsm.direct.getMessage(stream, { seq: next, next_by_subj: full }).catch(() => null);
     if (!m || m.seq > last.seq) break;
     events.push(storedEvent(bus, subject, m.seq, m.data));
     if (m.seq === last.seq) return { events, lastSequence: last.seq };

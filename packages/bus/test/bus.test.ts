@@ -244,6 +244,23 @@ describe('handleCommand', () => {
       assert.equal(loaded.lastSequence, last);
     }
   });
+
+  // Slow by design (the direct get waits out its timeout): a stream configured by hand, not a state Vigil leaves.
+  test('loadAggregate reads through a consumer where the stream answers no direct gets', async () => {
+    const subject = 'auth.acme.counter.nodirect';
+    for (let by = 1; by <= 3; by++) await append(t.bus, subject, increment(by));
+    const stream = t.bus.names.stream('AUTH_EVENT');
+    await t.bus.jsm.streams.update(stream, { allow_direct: false });
+    try {
+      const loaded = await loadAggregate(t.bus, subject);
+      assert.deepEqual(
+        loaded.events.map((e) => e.event.data),
+        [{ by: 1 }, { by: 2 }, { by: 3 }],
+      );
+    } finally {
+      await t.bus.jsm.streams.update(stream, { allow_direct: true });
+    }
+  });
 });
 
 const TeapotError = defineError('VGL_TEST_TEAPOT', 'I am a teapot: %s', 418);
