@@ -60,8 +60,8 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     reconnectJitter: 250,
     pingInterval: 10_000,
     waitOnFirstConnect: false,
-    // nats.js otherwise makes two Error objects per request, only for their stacks, to enrich a timeout: 8–12% of the
-    // main thread's time in a refresh. `request` names the subject in its own errors (NoWorkerError, WorkerTimeoutError).
+    // nats.js otherwise makes two Error objects per request, only for their stacks, to enrich a timeout: about 7% of
+    // the main thread's time in a refresh. `request` names the subject in its own errors (NoWorkerError, WorkerTimeoutError).
     noAsyncTraces: true,
     ...(options.security?.tls ? { tls: { ...options.security.tls } } : {}),
     ...(options.security?.user !== undefined ? { user: options.security.user, pass: options.security.password ?? '' } : {}),

@@ -313,8 +313,8 @@ export async function startProjector(bus: Bus, database: Database, projection: P
 
   /**
    * After commit: terminate and report what never can be applied, and ack the rest with one ack, of the batch's last
-   * applied message. The consumer acks all up to a sequence (AckAll): one ack per message cost the server and this
-   * process more than anything else they did per event.
+   * applied message. The consumer acks all up to a sequence (AckAll): one ack per message was a message to the server,
+   * and an update of the consumer's state there, per event.
    */
   const settle = (batch: readonly Entry[]) => {
     let lastApplied: JsMsg | undefined;
