@@ -80,7 +80,7 @@ try {
   });
 
   // The floor of this shape: a bus request whose worker verifies the password and answers, storing nothing. What a
-  // sign-in costs beyond it is what it stores (three appends in order), the JWT and the directory that follows it.
+  // sign-in costs beyond it is what it stores (three appends, in two steps), the JWT and the directory that follows it.
   const verifying = workerBus.nc.subscribe(workerBus.names.subject('bench.verify'), {
     callback: (_e, m) => {
       void verifyPassword(phc, password).then(() => m.respond(m.data));
