@@ -27,9 +27,11 @@ export const RateLimitedError = defineError('VGL_RATE_LIMITED', 'too many reques
 export const SessionRequiredError = defineError('VGL_SESSION_REQUIRED', 'this needs a signed-in session, not an API key', 403);
 export const UserNotFoundError = defineError('VGL_USER_NOT_FOUND', 'no such user', 404);
 export const UserStateError = defineError('VGL_USER_STATE', '%s', 409);
-/** The tenant's plan does not include what the request needs (its flags may turn it on: `PATCH /tenants/{id}`). */
 /** An edge met a credential of a tenant its view has not reached yet and could not catch up in time: retry. */
 export const TenantViewBehindError = defineError('VGL_TENANT_VIEW_BEHIND', 'this edge has not caught up with tenant %s yet; retry', 503);
+/** An edge met an API key made through another edge, and its view of the keys could not catch up in time: retry. */
+export const ApiKeyViewBehindError = defineError('VGL_API_KEY_VIEW_BEHIND', 'this edge has not caught up with the API keys yet; retry', 503);
+/** The tenant's plan does not include what the request needs (its flags may turn it on: `PATCH /tenants/{id}`). */
 export const FeatureNotInPlanError = defineError('VGL_FEATURE_NOT_IN_PLAN', 'the tenant’s plan does not include %s', 403);
 export const RoleNotFoundError = defineError('VGL_ROLE_NOT_FOUND', 'no role %s in this tenant', 404);
 /** A built-in role's name, or a custom role's that was deleted (names are never reused: see CustomRoleDeleted). */

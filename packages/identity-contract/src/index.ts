@@ -2,6 +2,7 @@ export {
   ApiKeyNotFoundError,
   ApiKeyQuotaExceededError,
   ApiKeyRevokedError,
+  ApiKeyViewBehindError,
   AuthenticationFailedError,
   FeatureNotInPlanError,
   ForbiddenError,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { append, createEvent, type Bus } from '@vigil/bus';
 import { randomToken, sha256Hex, uuidv7 } from '@vigil/crypto';
-import { ApiKeyLastUse } from '@vigil/identity-contract';
+import { ApiKeyLastUse, ApiKeyViewBehindError } from '@vigil/identity-contract';
 import { ApiKeyCreated, ApiKeyRevoked } from '@vigil/schemas';
 import { startTestBus, testLogger, type TestBus } from '@vigil/testkit';
 import { ApiKeyDirectory } from '../src/identity/api-key-directory.ts';
@@ -78,6 +78,77 @@ describe('API key directory', () => {
     } finally {
       await directory.stop();
     }
+  });
+});
+
+/** Counts the stream reads (`STREAM.MSG.GET`) of AUTH_EVENT that directories make from now on: their lookups. */
+async function countLookups(): Promise<{ count: () => number; stop: () => void }> {
+  const tap = testBus.bus.nc.subscribe(`$JS.API.STREAM.MSG.GET.${testBus.bus.names.stream('AUTH_EVENT')}`);
+  let n = 0;
+  void (async () => {
+    for await (const _ of tap) n++;
+  })();
+  await testBus.bus.nc.flush();
+  return { count: () => n, stop: () => tap.unsubscribe() };
+}
+
+describe('API keys an edge has not seen yet', () => {
+  test('a key made a moment ago is looked up while the view is still reading: accepted once the view holds it, a revoked one not', async () => {
+    // Enough keys before them that a view started without waiting is still reading when they are asked for.
+    for (let i = 0; i < 40; i++) await Promise.all(Array.from({ length: 50 }, () => makeKey('crowd', Date.now() + 60_000)));
+    const fresh = await makeKey('acme', Date.now() + 60_000);
+    const revoked = await makeKey('acme', Date.now() + 60_000);
+    await append(testBus.bus, `auth.acme.apikey.${revoked.id}`, createEvent(ApiKeyRevoked, { reason: 'owner' }, { actor, tenant: 'acme' }));
+    const directory = new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { timeoutMs: 30_000 } });
+    await directory.start(0);
+    try {
+      assert.equal(directory.authenticate(fresh.key), undefined, 'the view has not reached it yet');
+      const principal = await directory.learn(fresh.key);
+      assert.equal(principal?.tenant, 'acme');
+      assert.equal(principal?.apiKeyId, fresh.id);
+      assert.equal(await directory.learn(revoked.key), undefined, 'its revocation is read too');
+      const wrong = `${fresh.key.slice(0, -1)}${fresh.key.at(-1) === 'A' ? 'B' : 'A'}`;
+      assert.equal(await directory.learn(wrong), undefined, 'a wrong secret of a key it holds');
+    } finally {
+      await directory.stop();
+    }
+  });
+
+  test('made-up ids cost at most one read each, only when recent, at most maxLookups at once; old ones none', async () => {
+    const directory = new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { maxLookups: 2 } });
+    await directory.start(30_000);
+    const lookups = await countLookups();
+    try {
+      // The time is written into a fresh id by hand: uuidv7(at) keeps this process's ids increasing, so a past `at`
+      // would not give a past id, and a future one would move every later id ahead.
+      const madeUp = (at = Date.now()) => {
+        const hex = at.toString(16).padStart(12, '0');
+        return `vgl_${hex.slice(0, 8)}-${hex.slice(8)}${uuidv7().slice(13)}_${randomToken()}`;
+      };
+      const recent = madeUp();
+      assert.equal(await directory.learn(recent), undefined);
+      assert.equal(await directory.learn(recent), undefined, 'asked again');
+      assert.equal(await directory.learn(madeUp(Date.now() - 60 * 60_000)), undefined, 'an hour old');
+      assert.equal(await directory.learn(madeUp(Date.now() + 60 * 60_000)), undefined, 'an hour ahead');
+      await testBus.bus.nc.flush();
+      assert.equal(lookups.count(), 1, 'one read for the recent id, none again, none for the others');
+      const flood = await Promise.all(Array.from({ length: 10 }, () => directory.learn(madeUp())));
+      assert.deepEqual(flood, Array.from({ length: 10 }, () => undefined));
+      await testBus.bus.nc.flush();
+      assert.equal(lookups.count(), 3, 'ten at once: two read, the rest refused without a read');
+    } finally {
+      lookups.stop();
+      await directory.stop();
+    }
+  });
+
+  test('a view that cannot get to the key, or an edge without the bus, answers 503 rather than refuse a real key', async () => {
+    const { key } = await makeKey('acme', Date.now() + 60_000);
+    // Not started, it follows nothing: it cannot reach the key.
+    await assert.rejects(new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { timeoutMs: 100 } }).learn(key), ApiKeyViewBehindError);
+    const goneBus = await testBus.connect('edge-gone');
+    await goneBus.nc.close();
+    await assert.rejects(new ApiKeyDirectory({ bus: goneBus, logger }).learn(key), ApiKeyViewBehindError);
   });
 });
 

@@ -62,7 +62,7 @@ after(async () => {
 });
 
 describe('API keys through the edge', () => {
-  test('made once as vgl_<id>_<secret>; works at once at this edge and within a second at another, by either header', async () => {
+  test('made once as vgl_<id>_<secret>; works at once at this edge and at another, by either header', async () => {
     const made = await makeKey(bob, { permissions: ['devices:read', 'profile:self'] });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     const key = text(made.body['key']);
@@ -75,7 +75,7 @@ describe('API keys through the edge', () => {
     assert.deepEqual(mine.map((k) => k['id']), [id]);
     assert.equal(mine[0]?.['key'], undefined, 'a list never shows the key');
     assert.deepEqual(mine[0]?.['permissions'], ['devices:read', 'profile:self']);
-    await within(1000, async () => (await call(edgeB, 'GET', '/api-keys', undefined, key)).status === 200);
+    assert.equal((await call(edgeB, 'GET', '/api-keys', undefined, key)).status, 200, 'at another edge in the same breath too');
     assert.equal(await withApiKeyHeader(edgeB, '/api-keys', key), 200);
     const { events } = await loadAggregate(t.testBus.bus, `auth.keys.apikey.${id}`);
     assert.equal(events[0]?.event.type, 'auth.apikey.created');

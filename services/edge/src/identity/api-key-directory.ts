@@ -1,6 +1,6 @@
 import type { Bus, FollowedEvent } from '@vigil/bus';
-import { digestsEqual, sha256Hex } from '@vigil/crypto';
-import { apiKeyEventsFilter, apiKeyIdOf } from '@vigil/identity-contract';
+import { digestsEqual, sha256Hex, uuidv7Time } from '@vigil/crypto';
+import { apiKeyEventsFilter, apiKeyIdOf, apiKeySubject, ApiKeyViewBehindError } from '@vigil/identity-contract';
 import type { Logger } from '@vigil/log';
 import { ApiKeyCreated, ApiKeyRevoked } from '@vigil/schemas';
 import { EdgeFeed } from './edge-feed.ts';
@@ -9,6 +9,7 @@ import type { ApiKeyPrincipal } from './principal.ts';
 export interface ApiKeyDirectoryOptions {
   readonly bus: Bus;
   readonly logger: Logger;
+  readonly lookup?: Partial<ApiKeyLookupLimits>;
 }
 
 interface KnownKey {
@@ -24,6 +25,24 @@ interface KnownKey {
 const noSuchKey = sha256Hex('vigil: no such API key');
 
 /**
+ * How an edge looks up a key it does not know. A key made through another edge a moment ago is one whose id (a
+ * UUIDv7) says it was made within `recentMs`; anything older, once the view has caught up, is not a key. Each lookup is
+ * a read on the bus, which an attacker could ask for with made-up ids: ids found absent are remembered, at most
+ * `maxLookups` run at once (more are refused, not queued), and each waits at most `timeoutMs`.
+ */
+export interface ApiKeyLookupLimits {
+  readonly recentMs: number;
+  /** How far ahead of this edge's clock an id may be (another edge's clock). */
+  readonly clockSkewMs: number;
+  readonly maxLookups: number;
+  readonly timeoutMs: number;
+  /** How many absent ids are remembered; the oldest are forgotten first. */
+  readonly maxAbsent: number;
+}
+
+const defaultLookupLimits: ApiKeyLookupLimits = { recentMs: 5 * 60_000, clockSkewMs: 60_000, maxLookups: 32, timeoutMs: 2000, maxAbsent: 10_000 };
+
+/**
  * Every usable API key, kept in memory by every edge from the API key events on AUTH_EVENT (an ordered consumer
  * from the start of the stream): a key is authenticated with no database and no bus round trip, and a revocation
  * reaches every edge within milliseconds. Only SHA-256 digests of keys are held, compared in constant time.
@@ -32,9 +51,17 @@ export class ApiKeyDirectory {
   readonly #keys = new Map<string, KnownKey>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #feed: EdgeFeed;
+  readonly #bus: Bus;
+  readonly #limits: ApiKeyLookupLimits;
+  /** Lookups under way, one per key id, however many requests wait on it. */
+  readonly #lookups = new Map<string, Promise<void>>();
+  /** Key ids looked up and not found, with when to forget them (in insertion order, so the oldest go first). */
+  readonly #absent = new Map<string, number>();
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: ApiKeyDirectoryOptions) {
+    this.#bus = options.bus;
+    this.#limits = { ...defaultLookupLimits, ...options.lookup };
     this.#feed = new EdgeFeed({ ...options, filter: apiKeyEventsFilter, what: 'API keys', onEvent: (e) => this.#apply(e) });
   }
 
@@ -83,6 +110,60 @@ export class ApiKeyDirectory {
     return { kind: 'api_key', apiKeyId: keyId, tenant: known.tenant, userId: known.userId, permissions: known.permissions, ratePerMinute: known.ratePerMinute };
   }
 
+  /**
+   * `authenticate` for a key this edge may not have seen yet: one made through another edge a moment ago, or any key
+   * while this edge is still reading the stream at start. The key's last event is read once (its subject holds the id,
+   * whatever the tenant) and the feed awaited up to it, so a revoked key stays refused. Not a key: undefined. A view
+   * that cannot get there in time, or an edge that cannot ask the bus, is ApiKeyViewBehindError (503), never a guess.
+   */
+  async learn(key: string, now = Date.now()): Promise<ApiKeyPrincipal | undefined> {
+    const known = this.authenticate(key, now);
+    const keyId = apiKeyIdOf(key);
+    if (known || keyId === undefined || this.#keys.has(keyId) || !this.#worthLookingUp(keyId, now)) return known;
+    let lookup = this.#lookups.get(keyId);
+    if (!lookup) {
+      if (this.#lookups.size >= this.#limits.maxLookups) return undefined;
+      lookup = this.#lookUp(keyId, now).finally(() => this.#lookups.delete(keyId));
+      this.#lookups.set(keyId, lookup);
+    }
+    await lookup;
+    return this.authenticate(key, now);
+  }
+
+  #worthLookingUp(keyId: string, now: number): boolean {
+    const forgetAt = this.#absent.get(keyId);
+    if (forgetAt !== undefined) {
+      if (forgetAt > now) return false;
+      this.#absent.delete(keyId);
+    }
+    if (!this.#feed.caughtUp) return true;
+    const madeAt = uuidv7Time(keyId);
+    return madeAt >= now - this.#limits.recentMs && madeAt <= now + this.#limits.clockSkewMs;
+  }
+
+  async #lookUp(keyId: string, now: number): Promise<void> {
+    const bus = this.#bus;
+    const subject = bus.names.subject(apiKeySubject('*', keyId));
+    const last = await bus.jsm.streams.getMessage(bus.names.stream('AUTH_EVENT'), { last_by_subj: subject }).catch((err: unknown) => {
+      throw new ApiKeyViewBehindError({ cause: err });
+    });
+    if (last) {
+      await this.#feed.reach(last.seq, this.#limits.timeoutMs).catch(() => undefined);
+      if (this.#feed.lastSeq() < last.seq) throw new ApiKeyViewBehindError();
+    }
+    // No such key, or one revoked already: remembered until its id is too old to be looked up anyway (a minute while
+    // the view is still catching up).
+    if (!this.#keys.has(keyId)) this.#rememberAbsent(keyId, this.#feed.caughtUp ? uuidv7Time(keyId) + this.#limits.recentMs : now + 60_000);
+  }
+
+  #rememberAbsent(keyId: string, forgetAt: number): void {
+    this.#absent.set(keyId, forgetAt);
+    for (const oldest of this.#absent.keys()) {
+      if (this.#absent.size <= this.#limits.maxAbsent) break;
+      this.#absent.delete(oldest);
+    }
+  }
+
   /** Read-your-writes for the edge that made a key: resolves once the key's creation has come through the feed. */
   async waitFor(keyId: string, timeoutMs: number): Promise<boolean> {
     if (this.#keys.has(keyId)) return true;
@@ -112,5 +193,6 @@ export class ApiKeyDirectory {
 
   #sweep(now: number): void {
     for (const [id, key] of this.#keys) if (key.expiresAt <= now) this.#keys.delete(id);
+    for (const [id, forgetAt] of this.#absent) if (forgetAt <= now) this.#absent.delete(id);
   }
 }

@@ -68,7 +68,8 @@ const authentication: FastifyPluginCallback<AuthenticationOptions> = (app, optio
       const session = await options.verifier.verify(credential.value);
       principal = session && !options.revocations.isRevoked(session.sessionId) ? session : undefined;
     } else if (credential?.kind === 'api_key') {
-      principal = options.apiKeys.authenticate(credential.value, now);
+      // A key made through another edge a moment ago is looked up rather than refused while the feed brings it here.
+      principal = await options.apiKeys.learn(credential.value, now);
     }
     // A credential is judged only on a view that holds its tenant (its plan, a suspension); one of no tenant is none.
     if (principal && !options.tenants.knows(principal.tenant) && !(await options.tenants.learn(principal.tenant))) principal = undefined;

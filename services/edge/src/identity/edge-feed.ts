@@ -21,6 +21,12 @@ export class EdgeFeed {
   #following: Following | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
+  #caughtUp = false;
+  #markEstablished: () => void = () => {};
+  /** Resolves once following has begun (the stream exists and the consumer is made). */
+  readonly #established = new Promise<void>((resolve) => {
+    this.#markEstablished = resolve;
+  });
 
   constructor(options: EdgeFeedOptions) {
     this.#options = options;
@@ -29,7 +35,10 @@ export class EdgeFeed {
   async start(maxWaitMs: number): Promise<void> {
     let markCaughtUp: () => void = () => {};
     const caughtUp = new Promise<void>((resolve) => {
-      markCaughtUp = resolve;
+      markCaughtUp = () => {
+        this.#caughtUp = true;
+        resolve();
+      };
     });
     this.#loop = this.#follow(markCaughtUp);
     await Promise.race([caughtUp, new Promise((r) => setTimeout(r, maxWaitMs).unref())]);
@@ -41,6 +50,7 @@ export class EdgeFeed {
       try {
         const following = await followEvents(bus, filter, onEvent);
         this.#following = following;
+        this.#markEstablished();
         if (this.#stopped) await following.stop();
         else void following.caughtUp.then(markCaughtUp);
         return;
@@ -58,8 +68,25 @@ export class EdgeFeed {
     await this.#following?.stop();
   }
 
-  /** Resolves once the view has seen an append (tests). */
-  async reach(seq: number, timeoutMs?: number): Promise<void> {
-    await this.#following?.reach(seq, timeoutMs);
+  /** Whether every event stored when following began has been seen. */
+  get caughtUp(): boolean {
+    return this.#caughtUp;
+  }
+
+  /** The stream sequence of the last event the view has seen; 0 while it follows nothing. */
+  lastSeq(): number {
+    return this.#following?.lastSeq() ?? 0;
+  }
+
+  /**
+   * Resolves once the view has seen an append, or rejects after `timeoutMs` (5 s by default), including while the
+   * following is still being set up at start. At once when the feed was never started.
+   */
+  async reach(seq: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (!this.#following && this.#loop) {
+      await Promise.race([this.#established, new Promise((_, reject) => setTimeout(() => reject(new Error('not following yet')), timeoutMs).unref())]);
+    }
+    await this.#following?.reach(seq, Math.max(0, deadline - Date.now()));
   }
 }
