@@ -158,6 +158,7 @@ export const TenantView = obj(
     tenant_id: TenantId,
     name: Type.String(),
     status: Type.Union([Type.Literal('active'), Type.Literal('suspended')]),
+    suspended_at: Type.Optional(Type.String({ format: 'date-time', description: 'While suspended: since when.' })),
     plan: Type.String({ description: '`none` for a tenant made before plans: it keeps every feature until a plan is set.' }),
     features: Type.Array(FeatureName, { description: 'What the plan and the tenant’s own flags give.' }),
     max_users: Type.Integer(),

@@ -44,7 +44,7 @@ test('a suspension stored before the edge starts is known when its start resolve
     assert.equal(status.refuses('acme', Date.parse('2026-03-01T09:00:00Z') / 1000), true);
     assert.equal(status.refuses('acme', Date.parse('2026-03-01T10:05:01Z') / 1000), false, 'a token issued after');
 
-    status.markSuspended('acme');
+    status.markSuspended('acme', Date.now());
     assert.equal(status.refuses('acme'), true, 'the edge that handled a suspension knows it at once');
   } finally {
     await status.stop();

@@ -160,6 +160,7 @@ export class TenantAdministration {
       tenant_id: tenantId,
       name: state.name,
       status: state.suspended ? 'suspended' : 'active',
+      ...(state.suspended && state.suspendedAt !== undefined ? { suspended_at: new Date(state.suspendedAt).toISOString() } : {}),
       plan: state.plan ?? 'none',
       features: featureNames.filter((f) => hasFeature(tenantId, state.features, f)),
       max_users: state.maxUsers,

@@ -34,6 +34,8 @@ export interface TenantState {
   readonly id?: string;
   readonly name: string;
   readonly suspended: boolean;
+  /** While suspended, since when (the suspension's time, which edges compare access tokens' issue times with). */
+  readonly suspendedAt?: number;
   /**
    * When the tenant was last reactivated: a session started before it was started before (or during) a suspension,
    * and is refused at its next refresh, so a suspension ends every session for good without touching each one.
@@ -108,9 +110,11 @@ export function evolveTenant(state: TenantState, event: TenantEvent): TenantStat
       };
     }
     case 'auth.tenant.suspended':
-      return { ...state, suspended: true };
-    case 'auth.tenant.reactivated':
-      return { ...state, suspended: false, sessionsValidFrom: Date.parse(event.at) };
+      return { ...state, suspended: true, suspendedAt: Date.parse(event.at) };
+    case 'auth.tenant.reactivated': {
+      const { suspendedAt: _ended, ...rest } = state;
+      return { ...rest, suspended: false, sessionsValidFrom: Date.parse(event.at) };
+    }
     case 'auth.tenant.quota_changed': {
       const { max_users: maxUsers, max_api_keys: maxApiKeys, max_devices: maxDevices } = event.data;
       return {

@@ -24,6 +24,12 @@ describe('tenant lifecycle', () => {
     assert.deepEqual(when(tenantDecider, given(tenantDecider, [created, suspended]), { kind: 'suspend', tenantId: 'acme', reason: 'again' }), []);
   });
 
+  test('given a suspension, the state keeps its time (what edges compare tokens with); a reactivation clears it', () => {
+    const then = new Date('2026-02-03T04:05:06.789Z');
+    assert.equal(given(tenantDecider, [created, suspended], then).suspendedAt, then.getTime());
+    assert.equal(given(tenantDecider, [created, suspended, reactivated], then).suspendedAt, undefined);
+  });
+
   test('an unknown tenant is not found; the platform tenant is never suspended', () => {
     assert.throws(() => when(tenantDecider, given(tenantDecider, []), { kind: 'suspend', tenantId: 'ghost', reason: '' }), (e: unknown) => e instanceof TenantNotFoundError && /ghost/.test(e.message));
     assert.throws(() => when(tenantDecider, given(tenantDecider, []), { kind: 'reactivate', tenantId: 'ghost' }), TenantNotFoundError);

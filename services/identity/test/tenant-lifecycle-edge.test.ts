@@ -73,14 +73,20 @@ describe('suspending and reactivating a tenant', () => {
     assert.equal((await call(edgeA, 'POST', '/auth/login', { tenant: 'susp', username: 'owner', password: ownerPassword })).status, 401, 'no sign-in');
     assert.equal((await call(edgeB, 'POST', '/auth/refresh', { refresh_token: owner.refresh })).status, 401, 'no refresh');
     assert.equal(await status(edgeB, other.access), 200, 'another tenant goes on');
-    assert.equal((await call(edgeA, 'POST', '/tenants/susp/suspend', {}, root)).status, 200, 'again: a no-op');
 
     // Access tokens carry their issue time in whole seconds: a suspension and a reactivation in the same second would
     // also refuse a token issued just after the reactivation. Waiting for the next second keeps this test exact.
     await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (suspendedAt % 1000)) + 1));
+    // Suspending again is a no-op, and keeps the first suspension's time: an edge that took the time of the no-op as
+    // the suspension's refused the tokens of the sign-in below, made in that same second after the reactivation.
+    const noop = await call(edgeA, 'POST', '/tenants/susp/suspend', {}, root);
+    assert.equal(noop.status, 200, 'again: a no-op');
+    assert.equal(noop.body['suspended_at'], suspended.body['suspended_at'], 'the time of the suspension, not of the no-op');
+    assert.ok(Date.parse(text(suspended.body['suspended_at'])) <= suspendedAt);
     const reactivated = await call(edgeB, 'POST', '/tenants/susp/reactivate', undefined, root);
     assert.equal(reactivated.status, 200, JSON.stringify(reactivated.body));
     assert.equal(reactivated.body['status'], 'active');
+    assert.equal(reactivated.body['suspended_at'], undefined, 'active: no suspension time');
     const again = await signIn(edgeB, 'susp', 'owner', ownerPassword);
     assert.equal(await status(edgeB, again.access), 200, 'a new session works at once on the edge that reactivated');
     await within(1000, async () => (await status(edgeA, again.access)) === 200);

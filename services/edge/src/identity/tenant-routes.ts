@@ -59,7 +59,9 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<TenantRouteOptions> = async
     },
     async (req) => {
       const view = await ask(identitySubjects.suspendTenant, { tenant_id: req.params.id, reason: req.body.reason ?? '' }, parseTenantView, callerOf(principalOf(req)));
-      tenants.markSuspended(req.params.id);
+      // The suspension's own time, not now: again on a suspended tenant (a no-op), now would refuse tokens issued
+      // after the real suspension, and after a reactivation in the same second, at this edge only.
+      if (view.suspended_at !== undefined) tenants.markSuspended(req.params.id, Date.parse(view.suspended_at));
       return view;
     },
   );

@@ -118,8 +118,8 @@ export class TenantStatus {
     this.#tenants.set(tenant, { suspended: false, ...this.#tenants.get(tenant), features });
   }
 
-  /** Records a suspension at once (the edge that handled it); the feed does the same on every edge. */
-  markSuspended(tenant: string, at = Date.now()): void {
+  /** Records a suspension (of time `at`) at once (the edge that handled it); the feed does the same on every edge. */
+  markSuspended(tenant: string, at: number): void {
     this.#tenants.set(tenant, { ...this.#tenants.get(tenant), suspended: true, suspendedAt: at });
   }
 
