@@ -81,15 +81,28 @@ describe('API key directory', () => {
   });
 });
 
-/** Counts the stream reads (`STREAM.MSG.GET`) of AUTH_EVENT that directories make from now on: their lookups. */
-async function countLookups(): Promise<{ count: () => number; stop: () => void }> {
-  const tap = testBus.bus.nc.subscribe(`$JS.API.STREAM.MSG.GET.${testBus.bus.names.stream('AUTH_EVENT')}`);
+/**
+ * Counts the stream reads (`STREAM.MSG.GET`) of AUTH_EVENT that directories make from now on: their lookups. A copy
+ * of a request may reach this tap after the request's answer reached the directory (the server delivers them
+ * separately), so `settled` waits for the count expected, then for anything else already on its way.
+ */
+async function countLookups(): Promise<{ count: () => number; settled: (expected: number) => Promise<void>; stop: () => void }> {
   let n = 0;
-  void (async () => {
-    for await (const _ of tap) n++;
-  })();
+  const tap = testBus.bus.nc.subscribe(`$JS.API.STREAM.MSG.GET.${testBus.bus.names.stream('AUTH_EVENT')}`, {
+    callback: () => {
+      n++;
+    },
+  });
   await testBus.bus.nc.flush();
-  return { count: () => n, stop: () => tap.unsubscribe() };
+  return {
+    count: () => n,
+    settled: async (expected) => {
+      await eventually(() => n >= expected);
+      await edgeBus.nc.flush();
+      await testBus.bus.nc.flush();
+    },
+    stop: () => tap.unsubscribe(),
+  };
 }
 
 describe('API keys an edge has not seen yet', () => {
@@ -130,11 +143,11 @@ describe('API keys an edge has not seen yet', () => {
       assert.equal(await directory.learn(recent), undefined, 'asked again');
       assert.equal(await directory.learn(madeUp(Date.now() - 60 * 60_000)), undefined, 'an hour old');
       assert.equal(await directory.learn(madeUp(Date.now() + 60 * 60_000)), undefined, 'an hour ahead');
-      await testBus.bus.nc.flush();
+      await lookups.settled(1);
       assert.equal(lookups.count(), 1, 'one read for the recent id, none again, none for the others');
       const flood = await Promise.all(Array.from({ length: 10 }, () => directory.learn(madeUp())));
       assert.deepEqual(flood, Array.from({ length: 10 }, () => undefined));
-      await testBus.bus.nc.flush();
+      await lookups.settled(3);
       assert.equal(lookups.count(), 3, 'ten at once: two read, the rest refused without a read');
     } finally {
       lookups.stop();
