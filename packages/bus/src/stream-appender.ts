@@ -1,7 +1,8 @@
-import { createInbox, headers, type Msg, type Subscription } from '@nats-io/transport-node';
+import { headers, type Msg } from '@nats-io/transport-node';
 import type { AnyEnvelope } from '@vigil/schemas';
 import type { Appended, AppendOptions } from './append.ts';
 import type { Bus } from './connection.ts';
+import { ReplyInbox, ReplyTimeoutError } from './reply-inbox.ts';
 
 export interface StreamAppenderOptions {
   /** How long an append waits for the stream's acknowledgement (default 5 s, as a JetStream publish). */
@@ -26,13 +27,6 @@ export class AppendRefusedError extends Error {
   }
 }
 
-interface Waiting {
-  readonly subject: string;
-  readonly sentAt: number;
-  readonly resolve: (appended: Appended) => void;
-  readonly reject: (err: Error) => void;
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -49,10 +43,35 @@ function apiError(value: unknown): { code: number; description: string } | undef
   return { code, description };
 }
 
+interface Queued {
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  readonly eventId: string;
+  readonly expected: number | undefined;
+  readonly resolve: (appended: Appended) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** What the stream answered to an append: its acknowledgement, or why it refused. */
+function appendedOf(subject: string, msg: Msg): Appended {
+  // No stream listens on the subject: the server answers with a 503 status and no data.
+  if (msg.headers?.code === 503) throw new AppendRefusedError(subject, 503, 'no stream holds this subject');
+  let answer: unknown;
+  try {
+    answer = JSON.parse(decoder.decode(msg.data));
+  } catch {
+    throw new AppendRefusedError(subject, 0, 'unreadable acknowledgement');
+  }
+  const error = apiError(answer);
+  if (error) throw new AppendRefusedError(subject, error.code, error.description);
+  if (!isPubAck(answer)) throw new AppendRefusedError(subject, 0, 'unexpected acknowledgement');
+  return { stream: answer.stream, seq: answer.seq, duplicate: answer.duplicate === true };
+}
+
 /**
  * `append` for volume: the same JetStream publish (the event id is the `Nats-Msg-Id`, so an event appended twice
- * within the duplicate window is stored once), but with every acknowledgement coming back on one subscription and
- * one timer for all of them, where a JetStream request costs a request object, a timer and an error object with its
+ * within the duplicate window is stored once), but with every acknowledgement coming back to one reply inbox with one
+ * timer for all of them, where a JetStream request costs a request object, a timer and an error object with its
  * stack per event. Many appends may be in flight; on one connection they reach the stream in the order they were
  * made. It does not validate the event again: it is for events made by `createEvent`, which validated them
  * against their definition (`append` validates, then appends through one of these).
@@ -60,26 +79,20 @@ function apiError(value: unknown): { code: number; description: string } | undef
 export class StreamAppender {
   readonly #bus: Bus;
   readonly #timeoutMs: number;
-  readonly #inbox = createInbox();
-  readonly #waiting = new Map<number, Waiting>();
-  readonly #subscription: Subscription;
-  readonly #sweeper: NodeJS.Timeout;
+  readonly #inbox: ReplyInbox;
   /** Appends made since the last flush, published together in the next turn of the event loop. */
-  #queued: { id: number; subject: string; payload: Uint8Array; eventId: string; expected: number | undefined }[] = [];
+  #queued: Queued[] = [];
   #flushScheduled = false;
-  #next = 0;
 
   constructor(bus: Bus, options: StreamAppenderOptions = {}) {
     this.#bus = bus;
     this.#timeoutMs = options.timeoutMs ?? 5000;
-    this.#subscription = bus.nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => (err ? undefined : this.#acknowledged(msg)) });
-    this.#sweeper = setInterval(() => this.#expire(Date.now()), Math.min(500, this.#timeoutMs));
-    this.#sweeper.unref();
+    this.#inbox = new ReplyInbox(bus.nc);
   }
 
   /** Appends in flight. */
   get pending(): number {
-    return this.#waiting.size;
+    return this.#queued.length + this.#inbox.pending;
   }
 
   /**
@@ -87,10 +100,8 @@ export class StreamAppender {
    * sequence; otherwise it refuses with AppendRefusedError, code 10071 (`append` turns it into a ConcurrencyError).
    */
   append(subject: string, event: AnyEnvelope, options: AppendOptions = {}): Promise<Appended> {
-    const id = ++this.#next;
     return new Promise<Appended>((resolve, reject) => {
-      this.#waiting.set(id, { subject, sentAt: Date.now(), resolve, reject });
-      this.#queued.push({ id, subject, payload: encoder.encode(JSON.stringify(event)), eventId: event.id, expected: options.expectedLastSubjectSequence });
+      this.#queued.push({ subject, payload: encoder.encode(JSON.stringify(event)), eventId: event.id, expected: options.expectedLastSubjectSequence, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -107,57 +118,27 @@ export class StreamAppender {
     const queued = this.#queued;
     this.#queued = [];
     this.#flushScheduled = false;
-    for (const { id, subject, payload, eventId, expected } of queued) {
+    for (const { subject, payload, eventId, expected, resolve, reject } of queued) {
       const h = headers();
       h.set('Nats-Msg-Id', eventId);
       if (expected !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
-      try {
-        this.#bus.nc.publish(this.#bus.names.subject(subject), payload, { reply: `${this.#inbox}.${id}`, headers: h });
-      } catch (err) {
-        const waiting = this.#waiting.get(id);
-        this.#waiting.delete(id);
-        waiting?.reject(err instanceof Error ? err : new Error(String(err)));
-      }
+      this.#inbox.ask(this.#bus.names.subject(subject), payload, { timeoutMs: this.#timeoutMs, headers: h }).then(
+        (msg) => {
+          try {
+            resolve(appendedOf(subject, msg));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        // A timeout, the appender closed meanwhile, a publish refused by the client: it may or may not be stored.
+        (err: unknown) => reject(err instanceof ReplyTimeoutError ? new AppendTimeoutError(subject, this.#timeoutMs) : err instanceof Error ? err : new Error(String(err))),
+      );
     }
   }
 
   /** Stops listening; appends still waiting fail (they may have been stored). */
   async close(): Promise<void> {
-    clearInterval(this.#sweeper);
     this.#flush();
-    if (!this.#subscription.isClosed()) this.#subscription.unsubscribe();
-    this.#expire(Number.POSITIVE_INFINITY);
-  }
-
-  #acknowledged(msg: Msg): void {
-    const id = Number(msg.subject.slice(this.#inbox.length + 1));
-    const waiting = this.#waiting.get(id);
-    if (!waiting) return;
-    this.#waiting.delete(id);
-    // No stream listens on the subject: the server answers with a 503 status and no data.
-    if (msg.headers?.code === 503) {
-      waiting.reject(new AppendRefusedError(waiting.subject, 503, 'no stream holds this subject'));
-      return;
-    }
-    let answer: unknown;
-    try {
-      answer = JSON.parse(decoder.decode(msg.data));
-    } catch {
-      waiting.reject(new AppendRefusedError(waiting.subject, 0, 'unreadable acknowledgement'));
-      return;
-    }
-    const error = apiError(answer);
-    if (error) waiting.reject(new AppendRefusedError(waiting.subject, error.code, error.description));
-    else if (isPubAck(answer)) waiting.resolve({ stream: answer.stream, seq: answer.seq, duplicate: answer.duplicate === true });
-    else waiting.reject(new AppendRefusedError(waiting.subject, 0, 'unexpected acknowledgement'));
-  }
-
-  /** Fails the appends older than the timeout; the map is in sending order, so the scan stops at the first young one. */
-  #expire(now: number): void {
-    for (const [id, waiting] of this.#waiting) {
-      if (now - waiting.sentAt < this.#timeoutMs) return;
-      this.#waiting.delete(id);
-      waiting.reject(new AppendTimeoutError(waiting.subject, this.#timeoutMs));
-    }
+    this.#inbox.close();
   }
 }
