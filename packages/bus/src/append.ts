@@ -2,6 +2,7 @@ import { JetStreamApiCodes } from '@nats-io/jetstream';
 import type { AnyEnvelope } from '@vigil/schemas';
 import type { Bus } from './connection.ts';
 import { ConcurrencyError, InvalidEventError } from './errors.ts';
+import { perConnection } from './per-connection.ts';
 import { AppendRefusedError, StreamAppender } from './stream-appender.ts';
 
 export interface AppendOptions {
@@ -24,18 +25,7 @@ export interface Appended {
  * event loop in one write, where a JetStream request per event cost a request, a timer and an error object (for its
  * stack) each. Closed with the connection.
  */
-const appenders = new WeakMap<Bus, StreamAppender>();
-
-function appenderOf(bus: Bus): StreamAppender {
-  let appender = appenders.get(bus);
-  if (!appender) {
-    const created = new StreamAppender(bus);
-    appenders.set(bus, created);
-    void bus.nc.closed().then(() => created.close());
-    appender = created;
-  }
-  return appender;
-}
+const appenderOf = perConnection((bus) => new StreamAppender(bus));
 
 /**
  * Appends one event to a plain subject. The event id is the `Nats-Msg-Id`, so a retried publish within the

@@ -1,9 +1,10 @@
-import { headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Msg, type Subscription } from '@nats-io/transport-node';
 import { uuidv7 } from '@vigil/crypto';
 import { currentContext, withContext } from '@vigil/log';
 import type { Actor } from '@vigil/schemas';
 import type { Bus } from './connection.ts';
 import { InternalError, isVigilError, NoWorkerError, rehydrateError, WorkerTimeoutError } from './errors.ts';
+import { perConnection } from './per-connection.ts';
 import { ReplyInbox, ReplyTimeoutError } from './reply-inbox.ts';
 
 /** The header that carries the correlation id across every bus hop. */
@@ -124,18 +125,7 @@ export interface RequestOptions {
  * One reply inbox per connection for `request`, closed with it: nats.js's request made a deferred, a timer and an
  * error object (to cancel the timer) per request, about 6% of the main thread in a refresh.
  */
-const inboxes = new WeakMap<NatsConnection, ReplyInbox>();
-
-function inboxOf(nc: NatsConnection): ReplyInbox {
-  let inbox = inboxes.get(nc);
-  if (!inbox) {
-    const created = new ReplyInbox(nc);
-    inboxes.set(nc, created);
-    void nc.closed().then(() => created.close());
-    inbox = created;
-  }
-  return inbox;
-}
+const inboxOf = perConnection((bus) => new ReplyInbox(bus.nc));
 
 /**
  * Sends a command or query and returns its result. A declared error thrown by the handler is thrown here as the
@@ -154,7 +144,7 @@ export async function request(
   h.set(correlationHeader, correlationId);
   let msg: Msg;
   try {
-    msg = await inboxOf(bus.nc).ask(bus.names.subject(subject), encoder.encode(JSON.stringify({ data, caller: options.caller })), {
+    msg = await inboxOf(bus).ask(bus.names.subject(subject), encoder.encode(JSON.stringify({ data, caller: options.caller })), {
       timeoutMs: options.timeoutMs,
       headers: h,
     });
