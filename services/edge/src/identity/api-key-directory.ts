@@ -51,7 +51,6 @@ export class ApiKeyDirectory {
   readonly #keys = new Map<string, KnownKey>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #feed: EdgeFeed;
-  readonly #bus: Bus;
   readonly #limits: ApiKeyLookupLimits;
   /** Lookups under way, one per key id, however many requests wait on it. */
   readonly #lookups = new Map<string, Promise<void>>();
@@ -60,7 +59,6 @@ export class ApiKeyDirectory {
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: ApiKeyDirectoryOptions) {
-    this.#bus = options.bus;
     this.#limits = { ...defaultLookupLimits, ...options.lookup };
     this.#feed = new EdgeFeed({ ...options, filter: apiKeyEventsFilter, what: 'API keys', onEvent: (e) => this.#apply(e) });
   }
@@ -142,15 +140,8 @@ export class ApiKeyDirectory {
   }
 
   async #lookUp(keyId: string, now: number): Promise<void> {
-    const bus = this.#bus;
-    const subject = bus.names.subject(apiKeySubject('*', keyId));
-    const last = await bus.jsm.streams.getMessage(bus.names.stream('AUTH_EVENT'), { last_by_subj: subject }).catch((err: unknown) => {
-      throw new ApiKeyViewBehindError({ cause: err });
-    });
-    if (last) {
-      await this.#feed.reach(last.seq, this.#limits.timeoutMs).catch(() => undefined);
-      if (this.#feed.lastSeq() < last.seq) throw new ApiKeyViewBehindError();
-    }
+    // Its subject holds the id whatever the tenant: the key's own events, read once.
+    await this.#feed.catchUpTo(apiKeySubject('*', keyId), this.#limits.timeoutMs, (cause) => new ApiKeyViewBehindError({ cause }));
     // No such key, or one revoked already: remembered until its id is too old to be looked up anyway (a minute while
     // the view is still catching up).
     if (!this.#keys.has(keyId)) this.#rememberAbsent(keyId, this.#feed.caughtUp ? uuidv7Time(keyId) + this.#limits.recentMs : now + 60_000);

@@ -1,4 +1,4 @@
-import { followEvents, type Bus, type FollowedEvent, type Following } from '@vigil/bus';
+import { followEvents, streamForSubject, type Bus, type FollowedEvent, type Following } from '@vigil/bus';
 import type { Logger } from '@vigil/log';
 
 export interface EdgeFeedOptions {
@@ -76,6 +76,23 @@ export class EdgeFeed {
   /** The stream sequence of the last event the view has seen; 0 while it follows nothing. */
   lastSeq(): number {
     return this.#following?.lastSeq() ?? 0;
+  }
+
+  /**
+   * Catches the view up to the last event stored on `subject` (of the followed stream; wildcards allowed), read once:
+   * false when there is none. A bus that cannot be asked, or a view that does not get there within `timeoutMs`, is the
+   * caller's own error, made by `behind` with the cause: a view never guesses.
+   */
+  async catchUpTo(subject: string, timeoutMs: number, behind: (cause: Error) => Error): Promise<boolean> {
+    const { bus, filter } = this.#options;
+    const stream = bus.names.stream(streamForSubject(filter).name);
+    const last = await bus.jsm.streams.getMessage(stream, { last_by_subj: bus.names.subject(subject) }).catch((err: unknown) => {
+      throw behind(err instanceof Error ? err : new Error(String(err)));
+    });
+    if (!last) return false;
+    await this.reach(last.seq, timeoutMs).catch(() => undefined);
+    if (this.lastSeq() < last.seq) throw behind(new Error(`the view did not reach ${subject} #${last.seq} within ${timeoutMs} ms`));
+    return true;
   }
 
   /**

@@ -31,12 +31,10 @@ interface KnownTenant {
 export class TenantStatus {
   readonly #tenants = new Map<string, KnownTenant>();
   readonly #feed: EdgeFeed;
-  readonly #bus: Bus;
   /** Catch-ups under way, one per tenant, however many of its requests wait on it. */
   readonly #learning = new Map<string, Promise<boolean>>();
 
   constructor(options: TenantStatusOptions) {
-    this.#bus = options.bus;
     this.#feed = new EdgeFeed({ ...options, filter: tenantEventsFilter, what: 'tenant suspensions', onEvent: (e) => this.#apply(e) });
   }
 
@@ -86,15 +84,10 @@ export class TenantStatus {
   }
 
   async #catchUp(tenant: string, timeoutMs: number): Promise<boolean> {
-    const bus = this.#bus;
     // Without the bus this edge cannot know the tenant either: the same 503.
-    const last = await bus.jsm.streams.getMessage(bus.names.stream('AUTH_EVENT'), { last_by_subj: bus.names.subject(tenantSubject(tenant)) }).catch((err: unknown) => {
-      throw new TenantViewBehindError(tenant, { cause: err });
-    });
-    if (!last) return false;
-    await this.#feed.reach(last.seq, timeoutMs).catch(() => undefined);
-    if (!this.#tenants.has(tenant)) throw new TenantViewBehindError(tenant);
-    return true;
+    const exists = await this.#feed.catchUpTo(tenantSubject(tenant), timeoutMs, (cause) => new TenantViewBehindError(tenant, { cause }));
+    if (exists && !this.#tenants.has(tenant)) throw new TenantViewBehindError(tenant);
+    return exists;
   }
 
   /**
