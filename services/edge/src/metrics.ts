@@ -7,12 +7,20 @@ import { problemResponses } from './problem.ts';
 import { routeOf } from './request-log.ts';
 import { registerWorkerGauges } from './worker-gauges.ts';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This edge's Prometheus registry: plugins registered after the metrics plugin add their own metrics to it. */
+    readonly metricsRegistry: Registry;
+  }
+}
+
 /**
  * Prometheus metrics in a registry of this edge's own (not prom-client's global one), so two edges in one
  * process do not clash. Counting happens in onResponse, off the path that answers the client.
  */
 const metrics: FastifyPluginAsyncTypebox<{ bus: Bus }> = async (app, options) => {
   const registry = new Registry();
+  app.decorate('metricsRegistry', registry);
   collectDefaultMetrics({ register: registry });
   registerWorkerGauges(registry, options.bus);
   const labelNames = ['method', 'route', 'status'] as const;
@@ -58,7 +66,7 @@ const metrics: FastifyPluginAsyncTypebox<{ bus: Bus }> = async (app, options) =>
       logLevel: 'warn',
       schema: {
         summary: 'Prometheus metrics',
-        description: 'Process metrics, HTTP request counts and durations, and terminated bus messages, in the Prometheus text format.',
+        description: 'Process metrics, HTTP request counts and durations, terminated bus messages, API key lookups, and gauges read from the workers (key pools, QKD links, device brokers), in the Prometheus text format.',
         tags: ['operations'],
         response: {
           200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: Type.String() } } },

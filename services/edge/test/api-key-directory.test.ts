@@ -7,7 +7,7 @@ import { randomToken, sha256Hex, uuidv7 } from '@vigil/crypto';
 import { ApiKeyLastUse, ApiKeyViewBehindError } from '@vigil/identity-contract';
 import { ApiKeyCreated, ApiKeyRevoked } from '@vigil/schemas';
 import { startTestBus, testLogger, type TestBus } from '@vigil/testkit';
-import { ApiKeyDirectory } from '../src/identity/api-key-directory.ts';
+import { ApiKeyDirectory, type ApiKeyLookupOutcome } from '../src/identity/api-key-directory.ts';
 import { LastUseRecorder } from '../src/identity/api-key-last-use.ts';
 import { PrincipalRateLimiter } from '../src/identity/principal-rate-limiter.ts';
 
@@ -86,6 +86,12 @@ describe('API key directory', () => {
  * of a request may reach this tap after the request's answer reached the directory (the server delivers them
  * separately), so `settled` waits for the count expected, then for anything else already on its way.
  */
+/** What a directory reported of its lookups, tallied by outcome, for `onLookup`. */
+function outcomeTally(): { onLookup: (outcome: ApiKeyLookupOutcome) => void; counts: Partial<Record<ApiKeyLookupOutcome, number>> } {
+  const counts: Partial<Record<ApiKeyLookupOutcome, number>> = {};
+  return { counts, onLookup: (outcome) => (counts[outcome] = (counts[outcome] ?? 0) + 1) };
+}
+
 async function countLookups(): Promise<{ count: () => number; settled: (expected: number) => Promise<void>; stop: () => void }> {
   let n = 0;
   const tap = testBus.bus.nc.subscribe(`$JS.API.STREAM.MSG.GET.${testBus.bus.names.stream('AUTH_EVENT')}`, {
@@ -112,7 +118,8 @@ describe('API keys an edge has not seen yet', () => {
     const fresh = await makeKey('acme', Date.now() + 60_000);
     const revoked = await makeKey('acme', Date.now() + 60_000);
     await append(testBus.bus, `auth.acme.apikey.${revoked.id}`, createEvent(ApiKeyRevoked, { reason: 'owner' }, { actor, tenant: 'acme' }));
-    const directory = new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { timeoutMs: 30_000 } });
+    const tally = outcomeTally();
+    const directory = new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { timeoutMs: 30_000 }, onLookup: tally.onLookup });
     await directory.start(0);
     try {
       assert.equal(directory.authenticate(fresh.key), undefined, 'the view has not reached it yet');
@@ -122,13 +129,15 @@ describe('API keys an edge has not seen yet', () => {
       assert.equal(await directory.learn(revoked.key), undefined, 'its revocation is read too');
       const wrong = `${fresh.key.slice(0, -1)}${fresh.key.at(-1) === 'A' ? 'B' : 'A'}`;
       assert.equal(await directory.learn(wrong), undefined, 'a wrong secret of a key it holds');
+      assert.deepEqual(tally.counts, { found: 1, absent: 1 }, 'the wrong secret of a key held costs no lookup');
     } finally {
       await directory.stop();
     }
   });
 
   test('made-up ids cost at most one read each, only when recent, at most maxLookups at once; old ones none', async () => {
-    const directory = new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { maxLookups: 2 } });
+    const tally = outcomeTally();
+    const directory = new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { maxLookups: 2 }, onLookup: tally.onLookup });
     await directory.start(30_000);
     const lookups = await countLookups();
     try {
@@ -145,10 +154,12 @@ describe('API keys an edge has not seen yet', () => {
       assert.equal(await directory.learn(madeUp(Date.now() + 60 * 60_000)), undefined, 'an hour ahead');
       await lookups.settled(1);
       assert.equal(lookups.count(), 1, 'one read for the recent id, none again, none for the others');
+      assert.deepEqual(tally.counts, { absent: 1, known_absent: 1, not_recent: 2 });
       const flood = await Promise.all(Array.from({ length: 10 }, () => directory.learn(madeUp())));
       assert.deepEqual(flood, Array.from({ length: 10 }, () => undefined));
       await lookups.settled(3);
       assert.equal(lookups.count(), 3, 'ten at once: two read, the rest refused without a read');
+      assert.deepEqual(tally.counts, { absent: 3, known_absent: 1, not_recent: 2, busy: 8 });
     } finally {
       lookups.stop();
       await directory.stop();
@@ -157,11 +168,13 @@ describe('API keys an edge has not seen yet', () => {
 
   test('a view that cannot get to the key, or an edge without the bus, answers 503 rather than refuse a real key', async () => {
     const { key } = await makeKey('acme', Date.now() + 60_000);
+    const tally = outcomeTally();
     // Not started, it follows nothing: it cannot reach the key.
-    await assert.rejects(new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { timeoutMs: 100 } }).learn(key), ApiKeyViewBehindError);
+    await assert.rejects(new ApiKeyDirectory({ bus: edgeBus, logger, lookup: { timeoutMs: 100 }, onLookup: tally.onLookup }).learn(key), ApiKeyViewBehindError);
     const goneBus = await testBus.connect('edge-gone');
     await goneBus.nc.close();
-    await assert.rejects(new ApiKeyDirectory({ bus: goneBus, logger }).learn(key), ApiKeyViewBehindError);
+    await assert.rejects(new ApiKeyDirectory({ bus: goneBus, logger, onLookup: tally.onLookup }).learn(key), ApiKeyViewBehindError);
+    assert.deepEqual(tally.counts, { behind: 2 });
   });
 });
 

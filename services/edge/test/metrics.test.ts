@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rejectionCounts } from '@vigil/bus';
+import { randomToken, uuidv7 } from '@vigil/crypto';
 import { startTestBus, type TestBus } from '@vigil/testkit';
 import { startTestEdge, type EdgeUnderTest } from './harness.ts';
 
@@ -44,6 +45,19 @@ describe('/metrics', () => {
     } finally {
       rejectionCounts.delete('edge-metrics-test');
     }
+  });
+
+  test('counts the API key ids it did not hold, by outcome', async () => {
+    const madeUp = `vgl_${uuidv7()}_${randomToken()}`;
+    for (let i = 0; i < 2; i++) {
+      const res = await edge.app.inject({ method: 'GET', url: '/devices', headers: { 'x-api-key': madeUp } });
+      assert.equal(res.statusCode, 401);
+    }
+    const text = await scrape(edge);
+    assert.match(text, /^# TYPE vigil_edge_api_key_lookups_total counter$/m);
+    assert.match(text, /^vigil_edge_api_key_lookups_total\{outcome="absent"\} 1$/m, 'read once');
+    assert.match(text, /^vigil_edge_api_key_lookups_total\{outcome="known_absent"\} 1$/m, 'then refused without a read');
+    assert.doesNotMatch(text, new RegExp(madeUp.slice(4, 40)), 'no key id in a label');
   });
 
   test('two edges in one process keep separate registries', async () => {

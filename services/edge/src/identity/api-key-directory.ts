@@ -10,7 +10,16 @@ export interface ApiKeyDirectoryOptions {
   readonly bus: Bus;
   readonly logger: Logger;
   readonly lookup?: Partial<ApiKeyLookupLimits>;
+  /** Told what became of each key id this edge did not hold (for metrics); never the key itself. */
+  readonly onLookup?: (outcome: ApiKeyLookupOutcome) => void;
 }
+
+/**
+ * What became of a key id the edge did not hold: read and `found` (made through another edge), read and `absent` (no
+ * such key, or revoked), or refused without a read: `known_absent` (found absent before), `not_recent` (its id is too
+ * old or too far ahead to be a key made a moment ago), `busy` (maxLookups under way), or `behind` (503).
+ */
+export type ApiKeyLookupOutcome = 'found' | 'absent' | 'known_absent' | 'not_recent' | 'busy' | 'behind';
 
 interface KnownKey {
   readonly tenant: string;
@@ -56,10 +65,12 @@ export class ApiKeyDirectory {
   readonly #lookups = new Map<string, Promise<void>>();
   /** Key ids looked up and not found, with when to forget them (in insertion order, so the oldest go first). */
   readonly #absent = new Map<string, number>();
+  readonly #onLookup: (outcome: ApiKeyLookupOutcome) => void;
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: ApiKeyDirectoryOptions) {
     this.#limits = { ...defaultLookupLimits, ...options.lookup };
+    this.#onLookup = options.onLookup ?? (() => undefined);
     this.#feed = new EdgeFeed({ ...options, filter: apiKeyEventsFilter, what: 'API keys', onEvent: (e) => this.#apply(e) });
   }
 
@@ -117,10 +128,18 @@ export class ApiKeyDirectory {
   async learn(key: string, now = Date.now()): Promise<ApiKeyPrincipal | undefined> {
     const known = this.authenticate(key, now);
     const keyId = apiKeyIdOf(key);
-    if (known || keyId === undefined || this.#keys.has(keyId) || !this.#worthLookingUp(keyId, now)) return known;
+    if (known || keyId === undefined || this.#keys.has(keyId)) return known;
+    const refusal = this.#refusalWithoutRead(keyId, now);
+    if (refusal) {
+      this.#onLookup(refusal);
+      return undefined;
+    }
     let lookup = this.#lookups.get(keyId);
     if (!lookup) {
-      if (this.#lookups.size >= this.#limits.maxLookups) return undefined;
+      if (this.#lookups.size >= this.#limits.maxLookups) {
+        this.#onLookup('busy');
+        return undefined;
+      }
       lookup = this.#lookUp(keyId, now).finally(() => this.#lookups.delete(keyId));
       this.#lookups.set(keyId, lookup);
     }
@@ -128,23 +147,35 @@ export class ApiKeyDirectory {
     return this.authenticate(key, now);
   }
 
-  #worthLookingUp(keyId: string, now: number): boolean {
+  /** Why an id not held is refused without a read, if it is. */
+  #refusalWithoutRead(keyId: string, now: number): ApiKeyLookupOutcome | undefined {
     const forgetAt = this.#absent.get(keyId);
     if (forgetAt !== undefined) {
-      if (forgetAt > now) return false;
+      if (forgetAt > now) return 'known_absent';
       this.#absent.delete(keyId);
     }
-    if (!this.#feed.caughtUp) return true;
+    if (!this.#feed.caughtUp) return undefined;
     const madeAt = uuidv7Time(keyId);
-    return madeAt >= now - this.#limits.recentMs && madeAt <= now + this.#limits.clockSkewMs;
+    return madeAt >= now - this.#limits.recentMs && madeAt <= now + this.#limits.clockSkewMs ? undefined : 'not_recent';
   }
 
+  /** One read of the key's events, counted once however many requests wait on it. */
   async #lookUp(keyId: string, now: number): Promise<void> {
-    // Its subject holds the id whatever the tenant: the key's own events, read once.
-    await this.#feed.catchUpTo(apiKeySubject('*', keyId), this.#limits.timeoutMs, (cause) => new ApiKeyViewBehindError({ cause }));
+    try {
+      // Its subject holds the id whatever the tenant: the key's own events, read once.
+      await this.#feed.catchUpTo(apiKeySubject('*', keyId), this.#limits.timeoutMs, (cause) => new ApiKeyViewBehindError({ cause }));
+    } catch (err) {
+      this.#onLookup('behind');
+      throw err;
+    }
+    if (this.#keys.has(keyId)) {
+      this.#onLookup('found');
+      return;
+    }
     // No such key, or one revoked already: remembered until its id is too old to be looked up anyway (a minute while
     // the view is still catching up).
-    if (!this.#keys.has(keyId)) this.#rememberAbsent(keyId, this.#feed.caughtUp ? uuidv7Time(keyId) + this.#limits.recentMs : now + 60_000);
+    this.#onLookup('absent');
+    this.#rememberAbsent(keyId, this.#feed.caughtUp ? uuidv7Time(keyId) + this.#limits.recentMs : now + 60_000);
   }
 
   #rememberAbsent(keyId: string, forgetAt: number): void {

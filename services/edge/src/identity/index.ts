@@ -3,6 +3,7 @@ import type { Config } from '@vigil/config';
 import type { Logger } from '@vigil/log';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { Counter } from 'prom-client';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
 import { ApiKeyDirectory } from './api-key-directory.ts';
 import { LastUseRecorder } from './api-key-last-use.ts';
@@ -35,7 +36,15 @@ const identity: FastifyPluginAsync<IdentityEdgeOptions> = async (app, { config, 
     permissionsOf: (tenant, held) => roles.permissionsOf(tenant, held),
   });
   const revocations = new RevocationList({ bus, logger, accessTokenMs: config.VIGIL_ACCESS_TOKEN_SECONDS * 1000 });
-  const apiKeys = new ApiKeyDirectory({ bus, logger });
+  // Refusals by `busy` or `not_recent` that climb mean made-up keys (or a view that cannot keep up), before anyone
+  // reports a key that did not work.
+  const lookups = new Counter({
+    name: 'vigil_edge_api_key_lookups_total',
+    help: 'API key ids this edge did not hold, by what became of them: read (found, absent) or refused without a read (known_absent, not_recent, busy, behind).',
+    labelNames: ['outcome'] as const,
+    registers: [app.metricsRegistry],
+  });
+  const apiKeys = new ApiKeyDirectory({ bus, logger, onLookup: (outcome) => lookups.inc({ outcome }) });
   const tenants = new TenantStatus({ bus, logger });
   await Promise.all([revocations.start(), apiKeys.start(), tenants.start(), roles.start()]);
   verifier.start();
@@ -49,6 +58,6 @@ const identity: FastifyPluginAsync<IdentityEdgeOptions> = async (app, { config, 
   await app.register(identityRoutes, { bus, verifier, revocations, apiKeys, tenants, timeoutMs: config.VIGIL_REQUEST_TIMEOUT_MS, authRateLimit: config.VIGIL_AUTH_RATE_LIMIT });
 };
 
-export const identityPlugin = fp(identity, { name: 'vigil-identity', fastify: '5.x' });
+export const identityPlugin = fp(identity, { name: 'vigil-identity', fastify: '5.x', dependencies: ['vigil-metrics'] });
 export type { ApiKeyPrincipal, Principal, SessionPrincipal } from './principal.ts';
 export { callerOf, principalOf, sessionOf } from './authentication.ts';
