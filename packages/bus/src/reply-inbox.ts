@@ -37,6 +37,7 @@ interface Waiting {
  *
  * Timeouts: waiting messages are kept per timeout in sending order, so the earliest deadline of each is its first
  * entry; one timer is set for the earliest of those, and moved only when a message with an earlier deadline comes.
+ * Deadlines are on the monotonic clock, so a wall clock stepped back cannot put a bucket out of order.
  */
 export class ReplyInbox {
   readonly #nc: NatsConnection;
@@ -63,7 +64,7 @@ export class ReplyInbox {
     if (this.#subscription.isClosed()) return Promise.reject(new ReplyInboxClosedError(subject));
     const id = ++this.#next;
     return new Promise<Msg>((resolve, reject) => {
-      const deadline = Date.now() + options.timeoutMs;
+      const deadline = performance.now() + options.timeoutMs;
       const waiting: Waiting = { subject, timeoutMs: options.timeoutMs, deadline, resolve, reject };
       try {
         this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${id}`, ...(options.headers ? { headers: options.headers } : {}) });
@@ -104,7 +105,7 @@ export class ReplyInbox {
   #schedule(at: number): void {
     clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#expire(Date.now()), Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(() => this.#expire(performance.now()), Math.max(0, at - performance.now()));
     this.#timer.unref();
   }
 

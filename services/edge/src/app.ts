@@ -12,6 +12,7 @@ import { metricsPlugin } from './metrics.ts';
 import { openapiPlugin } from './openapi.ts';
 import { classifyError, problemPlugin, sendProblem } from './problem.ts';
 import { requestContextPlugin, requestIdOf } from './request-context.ts';
+import { withoutFastifyRequestLines } from './request-log.ts';
 import { enforceSchemaPolicy } from './schema-policy.ts';
 import { securityPlugin } from './security.ts';
 
@@ -39,7 +40,7 @@ export async function buildEdge(options: EdgeOptions): Promise<FastifyInstance> 
     genReqId: requestIdOf,
     // fastify's own two lines per request hold the raw URL (query string included) and the client's address; the
     // request context logs one line on completion instead (request-log.ts).
-    disableRequestLogging: true,
+    logController: withoutFastifyRequestLines,
     // Errors fastify meets before routing (a malformed URL) get the same problem+json as every other error.
     frameworkErrors: (error, request, reply) => {
       sendProblem(request, reply, classifyError(error, bodyLimit));

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify';
 
 /** Route label for requests no route matched: one value, so scanners' URLs never reach logs or metric labels. */
 const unmatchedRoute = 'unmatched';
@@ -34,7 +34,13 @@ export function requestLogFields(request: FastifyRequest, reply: FastifyReply): 
 }
 
 /**
- * The onResponse hook that replaces fastify's own request logging (`disableRequestLogging`), whose lines hold the
+ * fastify's own request lines turned off, for the `logController` option of every listener: their lines hold the raw
+ * URL and the client's address. `logRequest` writes one line per request instead.
+ */
+export const withoutFastifyRequestLines = new LogController({ disableRequestLogging: true });
+
+/**
+ * The onResponse hook that replaces fastify's own request logging (`withoutFastifyRequestLines`), whose lines hold the
  * raw URL and the client's address. Through `request.log`, so a route's `logLevel` (health probes, metrics scrapes:
  * `warn`) keeps its own requests out of the log.
  */

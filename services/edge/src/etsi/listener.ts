@@ -7,6 +7,7 @@ import type { KekRing } from '@vigil/crypto';
 import type { Logger } from '@vigil/log';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { requestContextPlugin, requestIdOf } from '../request-context.ts';
+import { withoutFastifyRequestLines } from '../request-log.ts';
 import { enforceSchemaPolicy } from '../schema-policy.ts';
 import { guardClientCertificates } from './certificate-gate.ts';
 import { etsiAnswerOf, sendEtsiError, useEtsiErrors } from './etsi-errors.ts';
@@ -54,7 +55,7 @@ export async function buildEtsiListener(options: EtsiListenerOptions): Promise<E
     keepAliveTimeout: 30_000,
     genReqId: requestIdOf,
     // One line per request, from the request context (request-log.ts), never fastify's with the raw URL.
-    disableRequestLogging: true,
+    logController: withoutFastifyRequestLines,
     exposeHeadRoutes: false,
     // A percent-encoded 128-character SAE_ID may take three times its length in the URL.
     routerOptions: { maxParamLength: 3 * 128 },
