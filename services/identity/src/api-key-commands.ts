@@ -101,7 +101,8 @@ export class ApiKeyCommands {
       });
       created = result.state;
     } catch (err) {
-      // Revoked while being made (its user was disabled meanwhile): the slot goes back.
+      // Revoked while being made (its user disabled, or a role cut down whose sweep read the issue first): the slot
+      // goes back.
       if (err instanceof ApiKeyRevokedError) await this.#releaseSlot(tenant, keyId, actor);
       throw err;
     }
