@@ -23,7 +23,7 @@ import { apiKeyDecider, type ApiKeyRevocationReason, type ApiKeyState } from './
 import { busyAttempts, decideAndAppend, type IdentityContext, type TenantCaller } from './identity-context.ts';
 import { userSubject } from './subjects.ts';
 import { tenantDecider } from './tenant.ts';
-import { userDecider } from './user.ts';
+import { userDecider, type UserState } from './user.ts';
 
 /** API keys: made by a signed-in user with some of their permissions, listed without secrets, revoked. */
 export class ApiKeyCommands {
@@ -65,8 +65,11 @@ export class ApiKeyCommands {
     // The roles were read before the issue landed. A custom role cut down in between has a sweep that may have read
     // this user before the issue: the roles are read again now and the key is forbidden if it carries what they no
     // longer give. A cut-down landing after this read has its sweep read the user after the issue, which revokes it.
-    const held: ReadonlySet<string> = permissionsOf(issued.state.roles, await ctx.catalog(tenant));
-    const lost = data.permissions.find((p) => !held.has(p));
+    const lostFrom = async (roles: UserState['roles']): Promise<string | undefined> => {
+      const held: ReadonlySet<string> = permissionsOf(roles, await ctx.catalog(tenant));
+      return data.permissions.find((p) => !held.has(p));
+    };
+    const lost = await lostFrom(issued.state.roles);
     if (lost !== undefined) {
       await this.revokeFor(tenant, userId, keyId, 'permissions_reduced', 'forbid', actor);
       throw new ForbiddenError(lost);
@@ -101,10 +104,14 @@ export class ApiKeyCommands {
       });
       created = result.state;
     } catch (err) {
-      // Revoked while being made (its user disabled, or a role cut down whose sweep read the issue first): the slot
-      // goes back.
-      if (err instanceof ApiKeyRevokedError) await this.#releaseSlot(tenant, keyId, actor);
-      throw err;
+      if (!(err instanceof ApiKeyRevokedError)) throw err;
+      // Forbidden while being made, by the sweep of a change that read the issue first (its user disabled or deleted,
+      // a role cut down): the slot goes back, and the caller hears why, as when that change lands before the issue.
+      await this.#releaseSlot(tenant, keyId, actor);
+      const { state: user } = await ctx.users.read(userSubject(tenant, userId));
+      if (user.disabled || user.deleted) throw new ForbiddenError(permissions.apiKeysCreate);
+      const lostMeanwhile = await lostFrom(user.roles);
+      throw lostMeanwhile === undefined ? err : new ForbiddenError(lostMeanwhile);
     }
     ctx.audit.info({ tenant, user_id: userId, key_id: keyId }, 'API key created');
     await ctx.record(
