@@ -8,6 +8,7 @@ import {
   NameTakenError,
   parseApiKeyList,
   parseCreatedApiKey,
+  parseDone,
   parseJwks,
   parseRoleDefinitionResult,
   QuotaExceededError,
@@ -88,5 +89,33 @@ test('an API key made while its maker’s custom role is cut down never keeps wh
       `round ${round}: keys that kept users:read after the role lost it`,
     );
     await defineTech(full);
+  }
+});
+
+test('an API key made while its maker is disabled is refused (403) or revoked: none stays alive', async () => {
+  const bus = t.testBus.bus;
+  const made = await t.worker.createTenant({ tenant_id: 'off', name: 'Off', plan: 'standard', max_users: 20, max_api_keys: 1000, owner: { username: 'owner', email: 'o@off.example', password } });
+  const owner = { tenant: 'off', actor: { kind: 'user', id: made.owner_user_id } } as const;
+  const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+  for (let round = 0; round < 6; round++) {
+    const { user_id: userId } = await t.worker.createUser('off', { username: `op${round}`, email: `op${round}@off.example`, roles: ['operator'] });
+    const operator = { tenant: 'off', actor: { kind: 'user', id: userId } } as const;
+    // As in the role race: some keys are issued before the disable, and its sweep may forbid one of them before the
+    // key's own append; the create must then answer 403, as when the disable lands first.
+    const creations = Promise.allSettled(
+      Array.from({ length: 16 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i / 2));
+        return request(bus, identitySubjects.createApiKey, { name: `k${round}-${i}`, permissions: ['devices:read'], expires_at: expiresAt, rate_limit_per_minute: 10 }, { timeoutMs: 10_000, caller: operator, parse: parseCreatedApiKey });
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 3));
+    await request(bus, identitySubjects.disableUser, { user_id: userId, reason: 'left' }, { timeoutMs: 10_000, caller: owner, parse: parseDone });
+    for (const o of await creations) if (o.status === 'rejected') assert.ok(o.reason instanceof ForbiddenError || o.reason instanceof ConcurrencyError, `round ${round}: ${String(o.reason)}`);
+    const { api_keys: alive } = await request(bus, identitySubjects.apiKeys, { all: true }, { timeoutMs: 10_000, caller: owner, parse: parseApiKeyList });
+    assert.deepEqual(
+      alive.filter((k) => k.user_id === userId).map((k) => k.name),
+      [],
+      `round ${round}: keys of a disabled user still alive`,
+    );
   }
 });
