@@ -23,7 +23,7 @@ import { apiKeyDecider, type ApiKeyRevocationReason, type ApiKeyState } from './
 import { busyAttempts, decideAndAppend, type IdentityContext, type TenantCaller } from './identity-context.ts';
 import { userSubject } from './subjects.ts';
 import { tenantDecider } from './tenant.ts';
-import { userDecider, type UserState } from './user.ts';
+import { userDecider } from './user.ts';
 
 /** API keys: made by a signed-in user with some of their permissions, listed without secrets, revoked. */
 export class ApiKeyCommands {
@@ -45,9 +45,14 @@ export class ApiKeyCommands {
    */
   async create(caller: TenantCaller, data: CreateApiKeyRequest): Promise<CreatedApiKey> {
     const ctx = this.#ctx;
-    const acting = await ctx.require(caller, permissions.apiKeysCreate);
-    const beyond = data.permissions.find((p) => !acting.permissions.has(p));
-    if (beyond !== undefined) throw new ForbiddenError(beyond);
+    // Whether the caller may make this key now: asked first, and again when a change forbade it while it was made.
+    const mayMake = async () => {
+      const acting = await ctx.require(caller, permissions.apiKeysCreate);
+      const beyond = data.permissions.find((p) => !acting.permissions.has(p));
+      if (beyond !== undefined) throw new ForbiddenError(beyond);
+      return acting;
+    };
+    const acting = await mayMake();
     const now = Date.now();
     const expiresAt = Date.parse(data.expires_at);
     if (!(expiresAt > now && expiresAt <= now + apiKeyMaxLifetimeMs)) throw new BadRequestError('expires_at must be in the future and at most 365 days ahead');
@@ -65,11 +70,8 @@ export class ApiKeyCommands {
     // The roles were read before the issue landed. A custom role cut down in between has a sweep that may have read
     // this user before the issue: the roles are read again now and the key is forbidden if it carries what they no
     // longer give. A cut-down landing after this read has its sweep read the user after the issue, which revokes it.
-    const lostFrom = async (roles: UserState['roles']): Promise<string | undefined> => {
-      const held: ReadonlySet<string> = permissionsOf(roles, await ctx.catalog(tenant));
-      return data.permissions.find((p) => !held.has(p));
-    };
-    const lost = await lostFrom(issued.state.roles);
+    const held: ReadonlySet<string> = permissionsOf(issued.state.roles, await ctx.catalog(tenant));
+    const lost = data.permissions.find((p) => !held.has(p));
     if (lost !== undefined) {
       await this.revokeFor(tenant, userId, keyId, 'permissions_reduced', 'forbid', actor);
       throw new ForbiddenError(lost);
@@ -108,10 +110,8 @@ export class ApiKeyCommands {
       // Forbidden while being made, by the sweep of a change that read the issue first (its user disabled or deleted,
       // a role cut down): the slot goes back, and the caller hears why, as when that change lands before the issue.
       await this.#releaseSlot(tenant, keyId, actor);
-      const { state: user } = await ctx.users.read(userSubject(tenant, userId));
-      if (user.disabled || user.deleted) throw new ForbiddenError(permissions.apiKeysCreate);
-      const lostMeanwhile = await lostFrom(user.roles);
-      throw lostMeanwhile === undefined ? err : new ForbiddenError(lostMeanwhile);
+      await mayMake();
+      throw err;
     }
     ctx.audit.info({ tenant, user_id: userId, key_id: keyId }, 'API key created');
     await ctx.record(
